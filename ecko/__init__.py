@@ -1,0 +1,79 @@
+"""Ecko: a fast, minimal ASGI web framework; handlers are plain functions typed by their hints."""
+
+from ecko.__about__ import __version__
+from ecko.app import Ecko
+from ecko.context import context
+from ecko.datastructures import URL, Headers, MutableHeaders, QueryParams, State
+from ecko.exceptions import (
+    AppStartedError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    MissingDependencyError,
+    NotFound,
+    PayloadTooLarge,
+    RouteDefinitionError,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationError,
+)
+from ecko.params import Body, Cookie, Header, Path, Query
+from ecko.requests import Request
+from ecko.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from ecko.routing import Router
+from ecko.websockets import WebSocket, WebSocketDisconnect, WebSocketError
+
+__all__ = [
+    "AppStartedError",
+    "BadRequest",
+    "Body",
+    "Conflict",
+    "Cookie",
+    "Ecko",
+    "FileResponse",
+    "Forbidden",
+    "HTMLResponse",
+    "HTTPException",
+    "Header",
+    "Headers",
+    "InternalServerError",
+    "JSONResponse",
+    "MethodNotAllowed",
+    "MissingDependencyError",
+    "MutableHeaders",
+    "NotFound",
+    "Path",
+    "PayloadTooLarge",
+    "PlainTextResponse",
+    "Query",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "Response",
+    "RouteDefinitionError",
+    "Router",
+    "State",
+    "StreamingResponse",
+    "TooManyRequests",
+    "URL",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "ValidationError",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketError",
+    "__version__",
+    "context",
+]

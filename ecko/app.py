@@ -1,0 +1,512 @@
+"""The Ecko application: registration API, freeze at start-up, and the ASGI entry point."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
+
+from ecko import context as request_context
+from ecko.concurrency import DEFAULT_THREADPOOL_SIZE, configure_threadpool, run_sync
+from ecko.datastructures import State
+from ecko.error_handlers import (
+    ErrorFormatter,
+    ExceptionHandlers,
+    default_error_response,
+    internal_error_response,
+    log_unhandled,
+    problem_details,
+    request_id_for,
+)
+from ecko.exceptions import (
+    AppStartedError,
+    HTTPException,
+    NotFound,
+    RouteDefinitionError,
+    ValidationError,
+)
+from ecko.lifespan import Lifespan, call_hook
+from ecko.middleware import Middleware, build_chain
+from ecko.requests import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
+from ecko.responses import JSONResponse, RedirectResponse, Response, to_response
+from ecko.routing import (
+    WEBSOCKET,
+    AnyRoute,
+    Route,
+    RouteRegistrar,
+    Router,
+    RouteTable,
+    WebSocketRoute,
+    merge_router_hooks,
+    resolve_route,
+    url_for,
+)
+from ecko.types import ASGIApp, Handler, Hook, Receive, Scope, Send
+from ecko.websockets import DEFAULT_MAX_MESSAGE_SIZE, WebSocket, WebSocketDisconnect, WebSocketState
+
+P = ParamSpec("P")
+R = TypeVar("R")
+StateT = TypeVar("StateT")
+E = TypeVar("E", bound=Callable[..., Any])
+
+logger = logging.getLogger("ecko")
+
+LifespanContext = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
+
+
+class EckoOptions(TypedDict, total=False):
+    """Keyword options of `Ecko(...)`, besides `state`."""
+
+    debug: bool | None
+    max_body_size: int | None
+    max_websocket_message_size: int | None
+    redirect_slashes: bool
+    lifespan: LifespanContext | None
+    threadpool_size: int
+    error_formatter: ErrorFormatter | None
+
+
+def _env_debug() -> bool:
+    return os.environ.get("ECKO_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _as_async(hook: Hook) -> Callable[..., Awaitable[Any]]:
+    """Return an async callable for a sync or async hook (sync ones use the threadpool)."""
+    if inspect.iscoroutinefunction(hook):
+        return hook
+    return lambda *args: run_sync(hook, *args)
+
+
+def _arity(func: Callable[..., Any]) -> int:
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    return sum(
+        1
+        for p in parameters
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+def _bind_request_hook(hook: Hook) -> Callable[[Any], Awaitable[Any]]:
+    """Adapt a before hook taking `()` or `(request)` to one taking the connection."""
+    call = _as_async(hook)
+    if _arity(hook) == 0:
+        return lambda _connection: call()
+    return call
+
+
+class Ecko(RouteRegistrar, Generic[StateT]):
+    """An ASGI application: register routes with decorators, then serve it.
+
+    Args:
+        debug: show tracebacks in error responses; defaults to the `ECKO_DEBUG`
+            environment variable (`ecko run` sets it in development), else off.
+        max_body_size: largest request body in bytes (413 above it); None for no limit.
+        max_websocket_message_size: largest incoming WebSocket message (closes with 1009).
+        redirect_slashes: redirect `/users/` to `/users` (and back) with 308 when only
+            the other exists.
+        lifespan: `lifespan(app)` returning an async context manager wrapped around serving.
+        threadpool_size: threads running sync handlers, hooks and middleware.
+        error_formatter: `formatter(exc, problem)` replacing the problem-details error shape.
+        state: the object behind `app.state`; a Struct or dataclass of yours types it.
+    """
+
+    @overload
+    def __init__(self: Ecko[State], *, state: None = None, **options: Unpack[EckoOptions]) -> None: ...
+    @overload
+    def __init__(self: Ecko[StateT], *, state: StateT, **options: Unpack[EckoOptions]) -> None: ...
+    def __init__(self, *, state: Any = None, **options: Unpack[EckoOptions]) -> None:
+        super().__init__()
+        debug = options.get("debug")
+        self.debug: bool = _env_debug() if debug is None else debug
+        self.max_body_size = options.get("max_body_size", DEFAULT_MAX_BODY_SIZE)
+        self.max_websocket_message_size = options.get(
+            "max_websocket_message_size", DEFAULT_MAX_MESSAGE_SIZE
+        )
+        self.redirect_slashes = options.get("redirect_slashes", True)
+        self.threadpool_size = options.get("threadpool_size", DEFAULT_THREADPOOL_SIZE)
+        self.state: StateT = State() if state is None else state
+        self._lifespan_context = options.get("lifespan")
+        self._error_formatter: ErrorFormatter | None = options.get("error_formatter")
+        self._routes: list[AnyRoute] = []
+        self._table = RouteTable()
+        self._websocket_table = RouteTable()
+        self._mounts: list[tuple[str, ASGIApp]] = []
+        self._middleware: list[Middleware] = []
+        self._asgi_middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
+        self._exception_handlers = ExceptionHandlers()
+        self._startup_hooks: list[Hook] = []
+        self._shutdown_hooks: list[Hook] = []
+        self._frozen = False
+        self._asgi: ASGIApp = self._first_call
+        self._chain: Callable[[Request], Awaitable[Response]] = self._dispatch
+        self._lifespan = Lifespan((), ())
+
+    # -- registration --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._frozen:
+            raise AppStartedError(
+                "The application is already serving; register routes, hooks and middleware "
+                "before it starts (at import time or in a create_app() factory)"
+            )
+
+    def _register(self, path: str, handler: Handler, options: dict[str, Any]) -> None:
+        route = self._build(path, handler, options)
+        table = self._websocket_table if isinstance(route, WebSocketRoute) else self._table
+        table.add(route)
+        self._routes.append(route)
+
+    @property
+    def routes(self) -> list[AnyRoute]:
+        """Every registered route, HTTP and WebSocket, in registration order."""
+        return list(self._routes)
+
+    @property
+    def mounts(self) -> list[tuple[str, ASGIApp]]:
+        """Mounted ASGI apps as `(prefix, app)`."""
+        return list(self._mounts)
+
+    def include(self, router: Router) -> None:
+        """Add every route of `router`, with its prefix, tags and hooks."""
+        self._check_open()
+        for path, handler, options in router.route_specs:
+            self._register(path, handler, merge_router_hooks(router, options))
+        router._included_in = "the app"
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Serve any ASGI app under `prefix`; it sees `root_path` set to the prefix."""
+        self._check_open()
+        if not prefix.startswith("/") or prefix.endswith("/"):
+            raise RouteDefinitionError(
+                f"Mount prefix {prefix!r} must start with '/' and not end with '/', e.g. '/legacy'"
+            )
+        if any(existing == prefix for existing, _ in self._mounts):
+            raise RouteDefinitionError(f"Another app is already mounted at {prefix!r}")
+        self._mounts.append((prefix, app))
+        self._mounts.sort(key=lambda item: len(item[0]), reverse=True)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build the path of the route called `name`, filling its parameters.
+
+        Raises:
+            KeyError: no route has that name, or `params` do not fit its template.
+        """
+        return url_for(self._routes, name, params)
+
+    def use(self, middleware: Middleware) -> None:
+        """Add a `(request, call_next)` middleware; the first added is outermost."""
+        self._check_open()
+        if not callable(middleware):
+            raise TypeError(f"app.use() takes a middleware function, got {middleware!r}")
+        self._middleware.append(middleware)
+
+    def use_asgi(self, middleware_class: Callable[..., ASGIApp], **options: Any) -> None:
+        """Wrap the app in a standard ASGI middleware: `middleware_class(app, **options)`."""
+        self._check_open()
+        self._asgi_middleware.append((middleware_class, options))
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[E], E]:
+        """Handle an exception class (and subclasses) or an HTTP error status.
+
+        The handler takes `(exc)` or `(request, exc)` and returns anything a route may.
+        """
+
+        def decorator(handler: E) -> E:
+            self._check_open()
+            if _arity(handler) not in (1, 2):
+                raise RouteDefinitionError(
+                    f"Exception handler {handler.__qualname__} must take (exc) or (request, exc)"
+                )
+            self._exception_handlers.add(key, handler)
+            return handler
+
+        return decorator
+
+    def error_formatter(self, formatter: E) -> E:
+        """Replace the problem-details error shape: `formatter(exc, problem)` → response."""
+        self._check_open()
+        self._error_formatter = formatter
+        return formatter
+
+    def on_startup(self, hook: Callable[P, R]) -> Callable[P, R]:
+        """Run `hook` (sync or async) when the server starts, in registration order."""
+        self._check_open()
+        self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Callable[P, R]) -> Callable[P, R]:
+        """Run `hook` (sync or async) when the server stops, in reverse order."""
+        self._check_open()
+        self._shutdown_hooks.append(hook)
+        return hook
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def _freeze(self) -> None:
+        """Build everything the request path needs, once; registration closes."""
+        if self._frozen:
+            return
+        configure_threadpool(self.threadpool_size)
+        app_before = tuple(self.before_request_hooks)
+        app_after = tuple(self.after_request_hooks)
+        app_before_ws = tuple(self.before_websocket_hooks)
+        for route in self._routes:
+            if isinstance(route, Route):
+                route.before_hooks = tuple(
+                    _bind_request_hook(h) for h in (*app_before, *route.before_hooks)
+                )
+                route.after_hooks = tuple(_as_async(h) for h in (*route.after_hooks, *app_after))
+            else:
+                route.before_hooks = tuple(
+                    _bind_request_hook(h) for h in (*app_before_ws, *route.before_hooks)
+                )
+        self._app_after_hooks = tuple(_as_async(h) for h in app_after)
+        self._chain = build_chain(self._middleware, self._dispatch, self._middleware_error)
+        asgi: ASGIApp = self._core
+        for middleware_class, options in reversed(self._asgi_middleware):
+            asgi = middleware_class(asgi, **options)
+        context = self._lifespan_context
+        self._lifespan = Lifespan(
+            self._startup_hooks,
+            self._shutdown_hooks,
+            (lambda: context(self)) if context is not None else None,
+        )
+        self._frozen = True
+        self._asgi = asgi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (HTTP, WebSocket or lifespan)."""
+        await self._asgi(scope, receive, send)
+
+    async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._freeze()
+        await self._asgi(scope, receive, send)
+
+    async def _core(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _route_path(self, scope: Scope) -> str:
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            return path[len(root_path) :] or "/"
+        return path
+
+    def _find_mount(self, scope: Scope) -> ASGIApp | None:
+        path = self._route_path(scope)
+        for prefix, app in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                # Per ASGI, `path` stays whole and `root_path` grows by the prefix.
+                scope["root_path"] = scope.get("root_path", "") + prefix
+                return app
+        return None
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._mounts:
+            mounted = self._find_mount(scope)
+            if mounted is not None:
+                await mounted(scope, receive, send)
+                return
+        scope["app"] = self
+        request = Request(scope, receive, None, self.max_body_size)
+        token = request_context.bind(request=request)
+        try:
+            response = await self._chain(request)
+            await response(scope, receive, send)
+        except Exception as error:  # noqa: BLE001 - the guard: nothing escapes to the server
+            fallback = internal_error_response(error, request, debug=False, where="sending")
+            with contextlib.suppress(Exception):
+                await fallback(scope, receive, send)
+        finally:
+            request_context.unbind(token)
+
+    async def _dispatch(self, request: Request) -> Response:
+        route: Route | None = None
+        try:
+            scope = request.scope
+            found = self._table.match(self._route_path(scope))
+            if found is None:
+                return await self._miss(request)
+            entry, values = found
+            method: str = scope["method"]
+            candidate = entry.routes.get(method)
+            if candidate is None and method == "OPTIONS":
+                return await self._after(None, request, Response(None, 204, {"allow": entry.allow}))
+            route = candidate if candidate is not None else resolve_route(entry, method)  # type: ignore[assignment]
+            assert isinstance(route, Route)
+            if values:
+                request.path_params = dict(zip(route.param_names, values, strict=True))
+            if route.max_body_size is not ...:
+                request.max_body_size = route.max_body_size  # type: ignore[assignment]
+            for hook in route.before_hooks:
+                early = await hook(request)
+                if early is not None:
+                    return await self._after(route, request, to_response(early))
+            plan = route.plan
+            kwargs = await plan.resolve(request) if not plan.is_empty else {}
+            if route.is_async:
+                result = await route.handler(**kwargs)
+            else:
+                result = await run_sync(route.handler, **kwargs)
+            response = to_response(result, route.status_code)
+        except Exception as error:  # noqa: BLE001 - dispatch answers every failure
+            response, handled = await self._error_response(request, error)
+            if not handled:
+                return response
+        return await self._after(route, request, response)
+
+    async def _after(self, route: Route | None, request: Request, response: Response) -> Response:
+        hooks = route.after_hooks if route is not None else self._app_after_hooks
+        try:
+            for hook in hooks:
+                result = await hook(response)
+                if not isinstance(result, Response):
+                    raise TypeError(
+                        f"after_request hook returned {type(result).__name__}; "
+                        "it must return the response it was given (or another Response)"
+                    )
+                response = result
+        except Exception as error:  # noqa: BLE001 - answered as a 500, never raised
+            return internal_error_response(error, request, debug=self.debug, where="after_request hook")
+        return response
+
+    async def _miss(self, request: Request) -> Response:
+        scope = request.scope
+        path = self._route_path(scope)
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self._table.match(other) is not None:
+                query = scope.get("query_string", b"").decode("latin-1")
+                location = scope.get("root_path", "") + other + (f"?{query}" if query else "")
+                return await self._after(None, request, RedirectResponse(location, 308))
+        raise NotFound(f"No route matches {scope['method']} {path}")
+
+    async def _error_response(self, request: Request, error: Exception) -> tuple[Response, bool]:
+        """Answer `error`: a user handler, the problem-details shape, or a logged 500.
+
+        Returns:
+            The response, and whether the error was handled (False: an unhandled 500).
+        """
+        handler = self._exception_handlers.find(error)
+        if handler is not None:
+            try:
+                args = (error,) if _arity(handler) == 1 else (request, error)
+                result = await call_hook(handler, *args)
+                status = error.status_code if isinstance(error, HTTPException) else 500
+                return to_response(result, status), True
+            except Exception as failure:  # noqa: BLE001 - a broken handler is a logged 500
+                where = f"exception handler {getattr(handler, '__qualname__', handler)}"
+                return internal_error_response(failure, request, debug=self.debug, where=where), False
+        if isinstance(error, HTTPException):
+            return self._format_error(error), True
+        if isinstance(error, ClientDisconnected):
+            return Response(None, 400), False
+        return internal_error_response(error, request, debug=self.debug), False
+
+    def _format_error(self, error: HTTPException) -> Response:
+        problem = problem_details(error)
+        if self._error_formatter is None:
+            return default_error_response(error, problem)
+        response = to_response(self._error_formatter(error, problem), error.status_code)
+        for name, value in error.headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    async def _middleware_error(self, request: Request, error: Exception, where: str) -> Response:
+        if isinstance(error, HTTPException) or self._exception_handlers.find(error) is not None:
+            response, _ = await self._error_response(request, error)
+            return response
+        return internal_error_response(error, request, debug=self.debug, where=where)
+
+    # -- WebSocket -----------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._mounts:
+            mounted = self._find_mount(scope)
+            if mounted is not None:
+                await mounted(scope, receive, send)
+                return
+        scope["app"] = self
+        found = self._websocket_table.match(self._route_path(scope))
+        if found is None:
+            # No route: refuse the handshake (the server answers 403), never hang.
+            await WebSocket(scope, receive, send).close(1008)
+            return
+        entry, values = found
+        route = entry.routes[WEBSOCKET]
+        assert isinstance(route, WebSocketRoute)
+        limit = route.max_message_size
+        websocket = WebSocket(
+            scope,
+            receive,
+            send,
+            dict(zip(route.param_names, values, strict=True)),
+            self.max_websocket_message_size if limit is ... else limit,  # type: ignore[arg-type]
+        )
+        token = request_context.bind(websocket=websocket)
+        try:
+            await self._run_websocket(route, websocket)
+        finally:
+            request_context.unbind(token)
+
+    async def _run_websocket(self, route: WebSocketRoute, websocket: WebSocket) -> None:
+        try:
+            for hook in route.before_hooks:
+                await hook(websocket)
+            kwargs = await route.plan.resolve(websocket)
+            await route.handler(**kwargs)
+        except WebSocketDisconnect:
+            pass
+        except Exception as error:  # noqa: BLE001 - every failure closes the socket cleanly
+            await self._websocket_error(websocket, error)
+            return
+        if (
+            websocket.application_state is WebSocketState.CONNECTED
+            and websocket.client_state is not WebSocketState.DISCONNECTED
+        ) or websocket.application_state is WebSocketState.CONNECTING:
+            with contextlib.suppress(Exception):
+                await websocket.close(1000)
+
+    async def _websocket_error(self, websocket: WebSocket, error: Exception) -> None:
+        accepted = websocket.application_state is WebSocketState.CONNECTED
+        if isinstance(error, HTTPException):
+            detail = problem_details(error)
+            if isinstance(error, ValidationError):
+                code = 1008 if not accepted or not error.errors or error.errors[0]["loc"][0] != "message" else 1007
+                reason = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors
+                ) or str(error.detail)
+            else:
+                code, reason = 1008, str(error.detail)
+            if not accepted and websocket.application_state is WebSocketState.CONNECTING:
+                status = 403 if isinstance(error, ValidationError) else error.status_code
+                detail["status"] = status
+                response = JSONResponse(detail, status, media_type="application/problem+json")
+                with contextlib.suppress(Exception):
+                    await websocket.send_denial_response(response)
+                return
+        else:
+            log_unhandled(error, None, request_id_for(None), f"WebSocket {websocket.path}")
+            code = 1011
+            reason = f"{type(error).__name__}: {error}" if self.debug else "Internal error"
+            if not accepted and websocket.application_state is WebSocketState.CONNECTING:
+                with contextlib.suppress(Exception):
+                    await websocket.close(1011)
+                return
+        if websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(code, reason)

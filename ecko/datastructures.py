@@ -1,0 +1,318 @@
+"""Pure containers: headers, query parameters, URLs and attribute state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+from urllib.parse import unquote_to_bytes
+
+from ecko.exceptions import BadRequest
+
+_T = TypeVar("_T")
+_FORBIDDEN_HEADER_CHARS = frozenset("\r\n\x00")
+
+
+def check_header_text(text: str, what: str) -> str:
+    """Return `text` unchanged, refusing CR, LF and NUL (header injection).
+
+    Raises:
+        ValueError: `text` holds a character that would split or end a header.
+    """
+    if not _FORBIDDEN_HEADER_CHARS.isdisjoint(text):
+        raise ValueError(f"{what} {text!r} contains CR, LF or NUL, which HTTP headers forbid")
+    return text
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive, multi-value view of raw ASGI headers.
+
+    `headers["accept"]` returns the last value; `getlist()` returns them all.
+    """
+
+    __slots__ = ("_index", "raw")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        self.raw: list[tuple[bytes, bytes]] = list(raw)
+        self._index: dict[str, list[str]] | None = None
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, str]) -> Headers:
+        """Build headers from a plain `{name: value}` mapping."""
+        return cls((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in mapping.items())
+
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self.raw:
+                index.setdefault(name.decode("latin-1").lower(), []).append(
+                    value.decode("latin-1")
+                )
+            self._index = index
+        return index
+
+    def __getitem__(self, name: str) -> str:
+        return self._lookup()[name.lower()][-1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str | _T) -> str | _T: ...
+    def get(self, name: str, default: object = None) -> object:
+        """Return the last value of header `name`, or `default`."""
+        values = self._lookup().get(name.lower())
+        return values[-1] if values else default
+
+    def getlist(self, name: str) -> list[str]:
+        """Return every value of header `name`, in the order received."""
+        return list(self._lookup().get(name.lower(), ()))
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Return every `(name, value)` pair, names lower-cased."""
+        return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in self.raw]
+
+    def __repr__(self) -> str:
+        return f"Headers({self.multi_items()!r})"
+
+
+class MutableHeaders:
+    """Case-insensitive, multi-value header map for responses.
+
+    `headers["X"] = v` replaces every `X`; `headers.add("Set-Cookie", v)` appends another.
+    Names and values holding CR, LF or NUL are refused.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(
+        self, initial: Mapping[str, str] | Iterable[tuple[str, str]] | None = None
+    ) -> None:
+        self._items: list[tuple[str, str]] = []
+        if initial:
+            pairs = initial.items() if isinstance(initial, Mapping) else initial
+            for name, value in pairs:
+                self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header, keeping any existing values of the same name."""
+        self._items.append(
+            (check_header_text(name, "Header name").lower(), check_header_text(value, "Header value"))
+        )
+
+    def __setitem__(self, name: str, value: str) -> None:
+        key = check_header_text(name, "Header name").lower()
+        check_header_text(value, "Header value")
+        self._items = [item for item in self._items if item[0] != key]
+        self._items.append((key, value))
+
+    def setdefault(self, name: str, value: str) -> str:
+        """Set `name` to `value` unless present; return the header's (last) value."""
+        existing = self.get(name)
+        if existing is None:
+            self[name] = value
+            return value
+        return existing
+
+    def __getitem__(self, name: str) -> str:
+        key = name.lower()
+        for item_name, value in reversed(self._items):
+            if item_name == key:
+                return value
+        raise KeyError(name)
+
+    def __delitem__(self, name: str) -> None:
+        key = name.lower()
+        before = len(self._items)
+        self._items = [item for item in self._items if item[0] != key]
+        if len(self._items) == before:
+            raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(item_name == key for item_name, _ in self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: dict[str, None] = {}
+        for name, _ in self._items:
+            seen.setdefault(name)
+        return iter(seen)
+
+    def __len__(self) -> int:
+        return len(set(name for name, _ in self._items))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Return the last value of header `name`, or `default`."""
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def getlist(self, name: str) -> list[str]:
+        """Return every value of header `name`."""
+        key = name.lower()
+        return [value for item_name, value in self._items if item_name == key]
+
+    def pop(self, name: str, default: str | None = None) -> str | None:
+        """Remove every `name` header; return its last value, or `default`."""
+        value = self.get(name, default)
+        if name in self:
+            del self[name]
+        return value
+
+    def update(self, other: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        """Set each header of `other`, replacing existing values."""
+        pairs = other.items() if isinstance(other, Mapping) else other
+        for name, value in pairs:
+            self[name] = value
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return every `(name, value)` pair, names lower-cased, in order."""
+        return list(self._items)
+
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """Return the headers encoded for an ASGI `http.response.start` message."""
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self._items]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MutableHeaders):
+            return sorted(self._items) == sorted(other._items)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MutableHeaders({self._items!r})"
+
+
+def parse_query_string(query_string: bytes) -> list[tuple[str, str]]:
+    """Split a raw query string into decoded `(key, value)` pairs, blanks kept.
+
+    Raises:
+        BadRequest: a key or value is not valid UTF-8 once percent-decoded.
+    """
+    pairs: list[tuple[str, str]] = []
+    if not query_string:
+        return pairs
+    for chunk in query_string.split(b"&"):
+        if not chunk:
+            continue
+        key, _, value = chunk.partition(b"=")
+        try:
+            pairs.append(
+                (
+                    unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8"),
+                    unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8"),
+                )
+            )
+        except UnicodeDecodeError:
+            raise BadRequest("The query string is not valid UTF-8") from None
+    return pairs
+
+
+class QueryParams(Mapping[str, str]):
+    """Read-only, multi-value query parameters: `params["q"]` is the last value."""
+
+    __slots__ = ("_dict", "_list")
+
+    def __init__(self, query: bytes | str | Iterable[tuple[str, str]] = b"") -> None:
+        if isinstance(query, str):
+            query = query.encode("latin-1", "strict")
+        if isinstance(query, bytes):
+            self._list = parse_query_string(query)
+        else:
+            self._list = list(query)
+        self._dict: dict[str, list[str]] = {}
+        for key, value in self._list:
+            self._dict.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict[key][-1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def getlist(self, key: str) -> list[str]:
+        """Return every value of `key`, in order (`?tags=a&tags=b` → `["a", "b"]`)."""
+        return list(self._dict.get(key, ()))
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Return every `(key, value)` pair in order."""
+        return list(self._list)
+
+    def __repr__(self) -> str:
+        return f"QueryParams({self._list!r})"
+
+
+class URL:
+    """A request URL split into its parts; `str(url)` gives it whole."""
+
+    __slots__ = ("netloc", "path", "query", "scheme")
+
+    def __init__(self, scheme: str, netloc: str, path: str, query: str = "") -> None:
+        self.scheme = scheme
+        self.netloc = netloc
+        self.path = path
+        self.query = query
+
+    @classmethod
+    def from_scope(cls, scope: Mapping[str, Any]) -> URL:
+        """Build the URL a client requested from an ASGI HTTP or WebSocket scope."""
+        scheme = scope.get("scheme", "http")
+        host = None
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        if host is None:
+            server = scope.get("server")
+            if server:
+                server_host, port = server
+                default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
+                host = server_host if port == default else f"{server_host}:{port}"
+            else:
+                host = "localhost"
+        # ASGI: `path` already includes `root_path` (the mount point).
+        path = scope["path"]
+        return cls(scheme, host, path, scope.get("query_string", b"").decode("latin-1"))
+
+    def __str__(self) -> str:
+        url = f"{self.scheme}://{self.netloc}{self.path}"
+        return f"{url}?{self.query}" if self.query else url
+
+    def __repr__(self) -> str:
+        return f"URL({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+class State:
+    """An attribute bag for application or connection state (`app.state.db = ...`)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"State has no attribute {name!r}; set it first, e.g. in a startup hook"
+        )
+
+    def __repr__(self) -> str:
+        return f"State({self.__dict__!r})"

@@ -1,0 +1,159 @@
+"""The exceptions users raise and catch: HTTP errors, validation errors, setup errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar, TypedDict
+
+
+class FieldError(TypedDict):
+    """One invalid input: where it was (`loc`), what is wrong (`msg`), a stable `type`."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+def status_phrase(status_code: int) -> str:
+    """Return the reason phrase for `status_code` ("Not Found"), or "Error" if unknown."""
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+class HTTPException(Exception):  # noqa: N818 - the name users know from Starlette/FastAPI
+    """An error that becomes an HTTP response with `status_code` and `detail`.
+
+    Args:
+        status_code: the HTTP status to answer with.
+        detail: a human-readable explanation; defaults to the status phrase.
+        headers: extra response headers (for example `Retry-After`).
+    """
+
+    status_code: ClassVar[int] = 500
+    default_detail: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        status_code: int | str | None = None,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if isinstance(status_code, str) and detail is None:
+            # Subclasses are called as `NotFound("User not found")`.
+            detail, status_code = status_code, None
+        if status_code is not None:
+            self.status_code = int(status_code)  # type: ignore[misc]
+        if detail is None:
+            detail = self.default_detail or status_phrase(self.status_code)
+        self.detail: Any = detail
+        self.headers: dict[str, str] = dict(headers or {})
+        super().__init__(detail)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
+
+
+class BadRequest(HTTPException):
+    """400 Bad Request."""
+
+    status_code = 400
+
+
+class Unauthorized(HTTPException):
+    """401 Unauthorized."""
+
+    status_code = 401
+
+
+class Forbidden(HTTPException):
+    """403 Forbidden."""
+
+    status_code = 403
+
+
+class NotFound(HTTPException):
+    """404 Not Found."""
+
+    status_code = 404
+
+
+class MethodNotAllowed(HTTPException):
+    """405 Method Not Allowed; `allowed` becomes the `Allow` header."""
+
+    status_code = 405
+
+    def __init__(
+        self,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        allowed: Sequence[str] = (),
+    ) -> None:
+        merged = dict(headers or {})
+        if allowed:
+            merged.setdefault("Allow", ", ".join(allowed))
+        super().__init__(None, detail, merged)
+        self.allowed = tuple(allowed)
+
+
+class Conflict(HTTPException):
+    """409 Conflict."""
+
+    status_code = 409
+
+
+class PayloadTooLarge(HTTPException):
+    """413 Content Too Large: the request body exceeds the configured limit."""
+
+    status_code = 413
+
+
+class UnsupportedMediaType(HTTPException):
+    """415 Unsupported Media Type: the body's Content-Type is not one the route reads."""
+
+    status_code = 415
+
+
+class ValidationError(HTTPException):
+    """422 Unprocessable Content, listing every invalid field in `errors`."""
+
+    status_code = 422
+    default_detail = "Request validation failed"
+
+    def __init__(
+        self,
+        errors: Sequence[FieldError] | str | None = None,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if isinstance(errors, str):
+            detail, errors = errors, None
+        super().__init__(None, detail, headers)
+        self.errors: list[FieldError] = list(errors or [])
+
+
+class TooManyRequests(HTTPException):
+    """429 Too Many Requests."""
+
+    status_code = 429
+
+
+class InternalServerError(HTTPException):
+    """500 Internal Server Error."""
+
+    status_code = 500
+
+
+class RouteDefinitionError(Exception):
+    """A route, handler signature or hook cannot be registered as written."""
+
+
+class AppStartedError(RuntimeError):
+    """The application is already serving; routes, hooks and middleware are frozen."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

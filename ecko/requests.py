@@ -1,0 +1,204 @@
+"""The view of one HTTP request: method, URL, headers, query, cookies and a size-limited body."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+from ecko.datastructures import URL, Headers, QueryParams, State
+from ecko.exceptions import BadRequest, PayloadTooLarge
+from ecko.serialization import decode_json
+from ecko.types import Receive, Scope
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+"""Request bodies above this many bytes are refused with 413 (1 MiB)."""
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """Parse a `Cookie` header into a dict; malformed pairs are skipped, never fatal."""
+    if not header:
+        return {}
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            # Quoted values may carry octal escapes; SimpleCookie knows the rules.
+            parsed: SimpleCookie = SimpleCookie()
+            try:
+                parsed.load(f"{name}={value}")
+                value = parsed[name].value
+            except Exception:  # noqa: BLE001 - an odd cookie must not fail the request
+                value = value[1:-1]
+        cookies[name] = value
+    return cookies
+
+
+class Request:
+    """An incoming HTTP request, bound to the ASGI connection it came from."""
+
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_headers",
+        "_query_params",
+        "_receive",
+        "max_body_size",
+        "path_params",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        path_params: dict[str, str] | None = None,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.path_params: dict[str, str] = path_params if path_params is not None else {}
+        self.max_body_size = max_body_size
+        self._body: bytes | None = None
+        self._headers: Headers | None = None
+        self._query_params: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+
+    @property
+    def method(self) -> str:
+        """The HTTP method in capitals, e.g. "GET"."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path, including any mount prefix (`root_path`)."""
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def url(self) -> URL:
+        """The full URL the client asked for."""
+        return URL.from_scope(self.scope)
+
+    @property
+    def headers(self) -> Headers:
+        """Case-insensitive, multi-value request headers."""
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """Multi-value query parameters.
+
+        Raises:
+            BadRequest: the query string is not valid UTF-8.
+        """
+        if self._query_params is None:
+            self._query_params = QueryParams(self.scope.get("query_string", b""))
+        return self._query_params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client, by name."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie"))
+        return self._cookies
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The client's `(host, port)`, when the server knows it."""
+        client = self.scope.get("client")
+        return (client[0], client[1]) if client else None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters ("" if absent)."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
+    def state(self) -> State:
+        """Per-request state shared with the ASGI scope (`scope["state"]`)."""
+        state = self.scope.get("ecko.state")
+        if state is None:
+            state = self.scope["ecko.state"] = State()
+        return state  # type: ignore[no-any-return]
+
+    @property
+    def app(self) -> Any:
+        """The application serving this request."""
+        return self.scope.get("app")
+
+    async def body(self) -> bytes:
+        """Read the whole body once, refusing it past `max_body_size`.
+
+        Raises:
+            PayloadTooLarge: the declared or received size exceeds the limit (the rest
+                is not read).
+            BadRequest: the Content-Length header is not a number.
+        """
+        if self._body is not None:
+            return self._body
+        limit = self.max_body_size
+        if limit is not None:
+            declared = self.headers.get("content-length")
+            if declared is not None:
+                if not declared.isascii() or not declared.isdigit():
+                    raise BadRequest("The Content-Length header is not a valid number")
+                if int(declared) > limit:
+                    raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise PayloadTooLarge(
+                            f"The request body exceeds the limit of {limit} bytes"
+                        )
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            elif kind == "http.disconnect":
+                raise ClientDisconnected()
+        self._body = b"".join(chunks)
+        return self._body
+
+    async def json(self) -> Any:
+        """Decode the body as JSON (any shape).
+
+        Raises:
+            BadRequest: the body is not valid JSON.
+        """
+        import msgspec
+
+        try:
+            return decode_json(await self.body())
+        except (msgspec.DecodeError, RecursionError) as error:
+            raise BadRequest(f"The request body is not valid JSON: {error}") from None
+
+    async def text(self) -> str:
+        """Decode the body as UTF-8 text.
+
+        Raises:
+            BadRequest: the body is not valid UTF-8.
+        """
+        try:
+            return (await self.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not valid UTF-8") from None
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+class ClientDisconnected(Exception):  # noqa: N818 - a state, not an error of the client
+    """The client went away before the request body was fully received."""

@@ -1,0 +1,368 @@
+"""The WebSocket connection: accept/receive/send/close state machine and message size limit."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+import msgspec
+
+from ecko.datastructures import URL, Headers, MutableHeaders, QueryParams, State
+from ecko.exceptions import ValidationError
+from ecko.requests import parse_cookies
+from ecko.serialization import decode_json, encode_json
+from ecko.types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from ecko.responses import Response
+
+T = TypeVar("T")
+
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+"""Incoming messages above this many bytes close the connection with 1009 (1 MiB)."""
+
+
+class WebSocketState(enum.Enum):
+    """Where one side of a WebSocket connection stands."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+    RESPONSE = 3
+
+
+class WebSocketDisconnect(Exception):  # noqa: N818 - the name users know from Starlette
+    """The connection is over: the client left, or the server closed it.
+
+    Args:
+        code: the WebSocket close code (1000 normal, 1001 going away, 1009 too big...).
+        reason: the close reason, possibly empty.
+    """
+
+    def __init__(self, code: int = 1000, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"WebSocketDisconnect(code={self.code}, reason={self.reason!r})"
+
+
+class WebSocketError(RuntimeError):
+    """A WebSocket was used out of order: wrong message kind, or used after it closed."""
+
+
+class WebSocket:
+    """One WebSocket connection; handlers accept it, then exchange messages."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path_params: dict[str, str] | None = None,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.path_params: dict[str, str] = path_params if path_params is not None else {}
+        self.max_message_size = max_message_size
+        self.client_state = WebSocketState.CONNECTING
+        self.application_state = WebSocketState.CONNECTING
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+        self._headers: Headers | None = None
+        self._query_params: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+
+    # -- connection details ------------------------------------------------------------
+
+    @property
+    def url(self) -> URL:
+        """The URL the client connected to (`ws://` or `wss://`)."""
+        return URL.from_scope(self.scope)
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path."""
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def headers(self) -> Headers:
+        """Handshake request headers."""
+        if self._headers is None:
+            self._headers = Headers(self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """Query parameters of the handshake URL."""
+        if self._query_params is None:
+            self._query_params = QueryParams(self.scope.get("query_string", b""))
+        return self._query_params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent with the handshake."""
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie"))
+        return self._cookies
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The client's `(host, port)`, when the server knows it."""
+        client = self.scope.get("client")
+        return (client[0], client[1]) if client else None
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """Subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols", ()))
+
+    @property
+    def state(self) -> State:
+        """Per-connection state for your own attributes (`ws.state.user = ...`)."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The signed-cookie session of the handshake request.
+
+        Raises:
+            WebSocketError: sessions are not enabled on the app.
+        """
+        session = self.scope.get("session")
+        if session is None:
+            raise WebSocketError(
+                "ws.session needs sessions enabled: app.use(sessions(secret=...)) from ecko.middleware"
+            )
+        return session  # type: ignore[no-any-return]
+
+    # -- handshake -----------------------------------------------------------------------
+
+    async def _expect_connect(self) -> None:
+        if self.client_state is WebSocketState.CONNECTING:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self.client_state = WebSocketState.DISCONNECTED
+                raise WebSocketDisconnect(message.get("code", 1000), message.get("reason") or "")
+            if message["type"] != "websocket.connect":
+                raise WebSocketError(f"Expected websocket.connect, got {message['type']!r}")
+            self.client_state = WebSocketState.CONNECTED
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """Complete the handshake, optionally choosing a subprotocol and adding headers.
+
+        Raises:
+            WebSocketError: the connection was already accepted or closed.
+        """
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise WebSocketError("accept() was called twice or after close()")
+        await self._expect_connect()
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            raise WebSocketError(
+                f"Subprotocol {subprotocol!r} was not offered by the client "
+                f"(it offered {self.subprotocols})"
+            )
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers:
+            message["headers"] = MutableHeaders(headers).raw()
+        await self._send(message)
+        self.application_state = WebSocketState.CONNECTED
+
+    async def send_denial_response(self, response: Response) -> None:
+        """Refuse the handshake with an HTTP response, where the server supports it.
+
+        Servers without the `websocket.http.response` extension get a plain refusal
+        (HTTP 403); the response body is then not sent.
+        """
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise WebSocketError("send_denial_response() must come before accept()")
+        await self._expect_connect()
+        if "websocket.http.response" not in self.scope.get("extensions", {}):
+            await self.close(1008)
+            return
+
+        async def send(message: Message) -> None:
+            message["type"] = "websocket." + message["type"]
+            await self._send(message)
+
+        await response(self.scope, self._receive, send)
+        self.application_state = WebSocketState.RESPONSE
+
+    # -- receiving -----------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """Receive the next raw ASGI message (`websocket.receive` or `websocket.disconnect`).
+
+        Raises:
+            WebSocketError: the connection is not accepted yet, or already closed.
+        """
+        if self.application_state is WebSocketState.CONNECTING:
+            raise WebSocketError("Call await ws.accept() before receiving messages")
+        if self.client_state is WebSocketState.DISCONNECTED:
+            raise WebSocketError(
+                f"The client already disconnected (code {self.close_code}); stop receiving"
+            )
+        if self.application_state is not WebSocketState.CONNECTED:
+            raise WebSocketError("The connection was closed by the server; stop receiving")
+        message = await self._receive()
+        if message["type"] == "websocket.disconnect":
+            self.client_state = WebSocketState.DISCONNECTED
+            self.close_code = message.get("code", 1005)
+            self.close_reason = message.get("reason") or ""
+        return message
+
+    async def _receive_data(self) -> str | bytes:
+        message = await self.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
+        text = message.get("text")
+        data: str | bytes = text if text is not None else message.get("bytes") or b""
+        limit = self.max_message_size
+        if limit is not None and len(data) > limit // 4:
+            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+            if size > limit:
+                await self.close(1009, "Message too big")
+                raise WebSocketDisconnect(1009, "Message too big")
+        return data
+
+    async def receive_text(self) -> str:
+        """Receive a text message.
+
+        Raises:
+            WebSocketDisconnect: the client closed the connection.
+            WebSocketError: the client sent a binary message.
+        """
+        data = await self._receive_data()
+        if not isinstance(data, str):
+            raise WebSocketError("Expected a text message, got a binary one; use receive_bytes()")
+        return data
+
+    async def receive_bytes(self) -> bytes:
+        """Receive a binary message.
+
+        Raises:
+            WebSocketDisconnect: the client closed the connection.
+            WebSocketError: the client sent a text message.
+        """
+        data = await self._receive_data()
+        if not isinstance(data, bytes):
+            raise WebSocketError("Expected a binary message, got a text one; use receive_text()")
+        return data
+
+    @overload
+    async def receive_json(self) -> Any: ...
+    @overload
+    async def receive_json(self, type: type[T]) -> T: ...  # noqa: A002
+    async def receive_json(self, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
+        """Receive a JSON message (text or binary), validated against `type` if given.
+
+        Raises:
+            WebSocketDisconnect: the client closed the connection.
+            ValidationError: the message is not JSON or does not match `type`; left
+                uncaught, it closes the connection with 1007 and the reason.
+        """
+        data = await self._receive_data()
+        try:
+            return decode_json(data, type)
+        except msgspec.ValidationError as error:
+            raise ValidationError([{"loc": ["message"], "msg": str(error), "type": "type_error"}]) from None
+        except (msgspec.DecodeError, RecursionError) as error:
+            raise ValidationError(
+                [{"loc": ["message"], "msg": f"Invalid JSON: {error}", "type": "json_invalid"}]
+            ) from None
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        """Yield text messages until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Yield text messages until the client disconnects."""
+        async for message in self:
+            yield message
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Yield binary messages until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            return
+
+    async def iter_json(self, type: Any = Any) -> AsyncIterator[Any]:  # noqa: A002
+        """Yield JSON messages (validated against `type` if given) until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_json(type)
+        except WebSocketDisconnect:
+            return
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send_message(self, message: Message) -> None:
+        if self.application_state is WebSocketState.CONNECTING:
+            raise WebSocketError("Call await ws.accept() before sending messages")
+        if self.application_state is not WebSocketState.CONNECTED:
+            raise WebSocketError("The connection is closed; cannot send")
+        if self.client_state is WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+        try:
+            await self._send(message)
+        except OSError as error:
+            # The server reports a vanished client as an OSError on send.
+            self.client_state = WebSocketState.DISCONNECTED
+            raise WebSocketDisconnect(1006, "") from error
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message."""
+        await self._send_message({"type": "websocket.send", "text": data})
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+        await self._send_message({"type": "websocket.send", "bytes": bytes(data)})
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send `data` as JSON (msgspec-encoded), in a text or binary message."""
+        encoded = encode_json(data)
+        if mode == "binary":
+            await self.send_bytes(encoded)
+        else:
+            await self.send_text(encoded.decode("utf-8"))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (or refuse the handshake with HTTP 403 before accept).
+
+        Raises:
+            WebSocketError: the connection was already closed by the server.
+        """
+        if self.application_state in (WebSocketState.DISCONNECTED, WebSocketState.RESPONSE):
+            raise WebSocketError("The connection is already closed")
+        if self.application_state is WebSocketState.CONNECTING:
+            await self._expect_connect()
+        self.application_state = WebSocketState.DISCONNECTED
+        if self.client_state is WebSocketState.DISCONNECTED:
+            return
+        # RFC 6455 caps the close reason at 123 bytes.
+        encoded = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": encoded})
+        except OSError:
+            self.client_state = WebSocketState.DISCONNECTED
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self.path} {self.application_state.name}>"
