@@ -1,0 +1,152 @@
+"""A complete todo API on Ecko, stored in SQLite (the standard library's embedded database).
+
+Run it with `ecko run examples/todo.py:app` and open http://127.0.0.1:8000/todos.
+Set TODO_DB to choose the database file (default: todo.sqlite3 in the current folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from typing import Any
+
+import msgspec
+
+from ecko import Ecko, NotFound, Query, ValidationError, context
+
+logger = logging.getLogger("todo")
+
+
+class CreateTodo(msgspec.Struct):
+    """The body of POST /todos."""
+
+    title: str
+    completed: bool = False
+
+
+class Database:
+    """A small SQLite store; one connection per thread, as sqlite3 requires."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def connect(self) -> sqlite3.Connection:
+        """Return this thread's connection, opening it on first use."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            self._local.connection = connection
+        return connection
+
+    def create_schema(self) -> None:
+        """Create the todos table if it does not exist."""
+        self.connect().execute(
+            "CREATE TABLE IF NOT EXISTS todos ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " title TEXT NOT NULL,"
+            " completed INTEGER NOT NULL DEFAULT 0)"
+        )
+
+
+def row_to_todo(row: sqlite3.Row) -> dict[str, Any]:
+    """Turn a database row into the JSON shape of a todo."""
+    return {"id": row["id"], "title": row["title"], "completed": bool(row["completed"])}
+
+
+app = Ecko()
+db = Database(os.environ.get("TODO_DB", "todo.sqlite3"))
+
+
+@app.on_startup
+def startup() -> None:
+    """Create the schema before the first request."""
+    db.create_schema()
+    logger.info("Todo API ready, data in %s", db.path)
+
+
+@app.before_request
+def request_logging() -> None:
+    """Log each request line."""
+    logger.info("%s %s", context.request.method, context.request.path)
+
+
+@app.get("/")
+def home() -> dict[str, str]:
+    """API information."""
+    return {"name": "Todo API", "todos": "/todos"}
+
+
+@app.get("/todos")
+def list_todos(completed: bool | None = None, limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+    """List todos, optionally only (not) completed ones."""
+    sql, args = "SELECT * FROM todos", []
+    if completed is not None:
+        sql += " WHERE completed = ?"
+        args.append(int(completed))
+    rows = db.connect().execute(sql + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+    return {"todos": [row_to_todo(row) for row in rows]}
+
+
+def fetch_todo(todo_id: int) -> dict[str, Any]:
+    """Return one todo or raise NotFound."""
+    row = db.connect().execute("SELECT * FROM todos WHERE id = ?", [todo_id]).fetchone()
+    if row is None:
+        raise NotFound(f"Todo {todo_id} not found")
+    return row_to_todo(row)
+
+
+@app.get("/todos/{todo_id}")
+def get_todo(todo_id: int) -> dict[str, Any]:
+    """Get a specific todo by ID."""
+    return fetch_todo(todo_id)
+
+
+@app.post("/todos", status_code=201)
+def create_todo(todo: CreateTodo) -> dict[str, Any]:
+    """Create a new todo."""
+    cursor = db.connect().execute(
+        "INSERT INTO todos (title, completed) VALUES (?, ?)", [todo.title, int(todo.completed)]
+    )
+    return fetch_todo(int(cursor.lastrowid or 0))
+
+
+@app.put("/todos/{todo_id}")
+def update_todo(todo_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Update a todo's title and/or completed flag."""
+    current = fetch_todo(todo_id)
+    unknown = set(data) - {"title", "completed"}
+    if unknown:
+        raise ValidationError(
+            [{"loc": ["body", name], "msg": "Unknown field", "type": "value_error"} for name in sorted(unknown)]
+        )
+    title = data.get("title", current["title"])
+    completed = data.get("completed", current["completed"])
+    errors = []
+    if not isinstance(title, str):
+        errors.append({"loc": ["body", "title"], "msg": "Expected `str`", "type": "type_error"})
+    if not isinstance(completed, bool):
+        errors.append({"loc": ["body", "completed"], "msg": "Expected `bool`", "type": "type_error"})
+    if errors:
+        raise ValidationError(errors)  # type: ignore[arg-type]
+    db.connect().execute(
+        "UPDATE todos SET title = ?, completed = ? WHERE id = ?", [title, int(completed), todo_id]
+    )
+    return fetch_todo(todo_id)
+
+
+@app.delete("/todos/{todo_id}")
+def delete_todo(todo_id: int) -> dict[str, bool]:
+    """Delete a todo."""
+    fetch_todo(todo_id)
+    db.connect().execute("DELETE FROM todos WHERE id = ?", [todo_id])
+    return {"deleted": True}
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=8000)
