@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
-import secrets
 import stat as stat_module
 import threading
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from typing import IO, Any, ClassVar
 from urllib.parse import quote
 
@@ -83,6 +82,51 @@ _COOKIE_NAME_CHARS = frozenset(
 # Printable ASCII except ";", which would start a new attribute; browsers accept the rest.
 _COOKIE_VALUE_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {";"}
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NUMBERS = {name.lower(): number for number, name in enumerate(_MONTHS, 1)}
+
+
+# HTTP dates are formatted and parsed here rather than with email.utils, which would add
+# ~5 ms of imports (email.charset, ...) to `import ecko`.
+def _format_http_date(timestamp: float) -> str:
+    """Format a POSIX timestamp as an HTTP date: `Sun, 06 Nov 1994 08:49:37 GMT`."""
+    moment = time.gmtime(timestamp)
+    return (
+        f"{_WEEKDAYS[moment.tm_wday]}, {moment.tm_mday:02d} {_MONTHS[moment.tm_mon - 1]} "
+        f"{moment.tm_year:04d} {moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} GMT"
+    )
+
+
+def _parse_http_date(value: str) -> float | None:
+    """Parse an HTTP date in any of the three formats of RFC 9110, 5.6.7; None if invalid."""
+    parts = value.replace(",", " ").split()
+    try:
+        if len(parts) == 6 and parts[5].upper() == "GMT":  # Sun, 06 Nov 1994 08:49:37 GMT
+            day, month, year, clock = parts[1], parts[2], parts[3], parts[4]
+        elif len(parts) == 4 and parts[3].upper() == "GMT":  # Sunday, 06-Nov-94 08:49:37 GMT
+            day, month, year = parts[1].split("-")
+            clock = parts[2]
+        elif len(parts) == 5:  # asctime: Sun Nov  6 08:49:37 1994
+            month, day, clock, year = parts[1], parts[2], parts[3], parts[4]
+        else:
+            return None
+        hour, minute, second = (int(piece) for piece in clock.split(":"))
+        full_year = int(year)
+        if len(year) == 2:
+            # RFC 9110, 5.6.7: a two-digit year more than 50 years ahead is in the past.
+            this_year = time.gmtime().tm_year
+            full_year += this_year - this_year % 100
+            if full_year > this_year + 50:
+                full_year -= 100
+        moment = datetime(
+            full_year, _MONTH_NUMBERS[month.lower()], int(day), hour, minute, second, tzinfo=UTC
+        )
+    except (KeyError, ValueError):
+        return None
+    return moment.timestamp()
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -98,11 +142,11 @@ def _check_cookie_attribute(text: str, what: str) -> str:
 def _format_expires(expires: int | datetime | str) -> str:
     if isinstance(expires, datetime):
         if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
-        return format_datetime(expires.astimezone(UTC), usegmt=True)
+            expires = expires.replace(tzinfo=UTC)  # naive datetimes are taken as UTC
+        return _format_http_date(expires.timestamp())
     if isinstance(expires, str):
         return _check_cookie_attribute(expires, "Cookie expires")
-    return formatdate(datetime.now(UTC).timestamp() + expires, usegmt=True)
+    return _format_http_date(time.time() + expires)
 
 
 class Response:
@@ -296,7 +340,10 @@ class JSONResponse(Response):
         Raises:
             TypeError: `content` holds a value JSON cannot represent.
         """
-        return encode_json(content)
+        try:
+            return encode_json(content)
+        except NotImplementedError as error:  # msgspec 0.22 passes enc_hook's error through
+            raise TypeError(str(error)) from error
 
 
 # Characters left as they are in Location: reserved ones keep their meaning, "%" keeps
@@ -503,16 +550,6 @@ def _parse_etags(value: str) -> list[str]:
     return tags
 
 
-def _parse_http_date(value: str) -> float | None:
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 def _to_int(text: str) -> int | None:
     text = text.strip()
     if not text or not text.isascii() or not text.isdigit() or len(text) > 20:
@@ -547,9 +584,14 @@ def _parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
                 ranges.append((max(0, size - suffix), size - 1))
             continue
         start = _to_int(first)
-        end = _to_int(last) if last.strip() else size - 1
-        if start is None or end is None or end < start:
+        if start is None:
             return []
+        if last.strip():
+            end = _to_int(last)
+            if end is None or end < start:
+                return []
+        else:
+            end = size - 1
         if start < size:
             ranges.append((start, min(end, size - 1)))
     ranges.sort()
@@ -651,7 +693,7 @@ class FileResponse(Response):
         size = stat_result.st_size
         headers = self.headers
         etag = headers.setdefault("etag", _make_etag(stat_result))
-        headers.setdefault("last-modified", formatdate(stat_result.st_mtime, usegmt=True))
+        headers.setdefault("last-modified", _format_http_date(stat_result.st_mtime))
         headers.setdefault("accept-ranges", "bytes")
         ranges: list[tuple[int, int]] | None = None
         if self.status_code == 200 and method in ("GET", "HEAD"):
@@ -701,7 +743,7 @@ class FileResponse(Response):
     async def _send_multiple_ranges(
         self, send: Send, file: IO[bytes], size: int, ranges: list[tuple[int, int]]
     ) -> None:
-        boundary = secrets.token_hex(16)
+        boundary = os.urandom(16).hex()
         content_type = self.headers.get("content-type", "application/octet-stream")
         # RFC 2046, 5.1.1: each delimiter is CRLF "--" boundary; the first may skip the CRLF.
         part_heads = [
@@ -812,7 +854,14 @@ def _convert(value: Any, status_code: int, explicit_status: bool) -> Response:
         return Response(bytes(value), status_code, media_type="application/octet-stream")
     if isinstance(value, str):
         return PlainTextResponse(value, status_code)
-    return JSONResponse(value, status_code)
+    try:
+        return JSONResponse(value, status_code)
+    except TypeError as error:
+        if asyncio.iscoroutine(value):
+            raise TypeError(
+                "A handler returned a coroutine: await it, or declare the handler `async def`"
+            ) from error
+        raise
 
 
 _TUPLE_SHAPES = (
@@ -838,7 +887,7 @@ def to_response(value: Any, status_code: int = 200) -> Response:
     these rules and applies the status and headers; anything else is encoded as JSON.
 
     Raises:
-        TypeError: a tuple of another shape.
+        TypeError: a tuple of another shape, or a value JSON cannot represent.
     """
     if type(value) is dict:
         return JSONResponse(value, status_code)
