@@ -1,6 +1,6 @@
 """Ecko: a fast, minimal ASGI web framework; handlers are plain functions typed by their hints."""
 
-from ecko.__about__ import __version__
+from ecko.__about__ import __version__ as __version__
 from ecko.app import Ecko
 from ecko.context import context
 from ecko.datastructures import URL, Headers, MutableHeaders, QueryParams, State

@@ -15,8 +15,14 @@ class FieldError(TypedDict):
     type: str
 
 
+# RFC 9110 names; Python's table uses the older names before 3.13.
+_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def status_phrase(status_code: int) -> str:
     """Return the reason phrase for `status_code` ("Not Found"), or "Error" if unknown."""
+    if status_code in _PHRASES:
+        return _PHRASES[status_code]
     try:
         return HTTPStatus(status_code).phrase
     except ValueError:

@@ -17,7 +17,7 @@ def _encode_extra(value: Any) -> Any:
         return str(value)
     if isinstance(value, (frozenset, set)):
         return list(value)
-    raise NotImplementedError(f"Objects of type {type(value).__name__} are not JSON serializable")
+    raise TypeError(f"Objects of type {type(value).__name__} are not JSON serializable")
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_encode_extra)
