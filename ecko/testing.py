@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar
@@ -75,7 +75,7 @@ class WebSocketClosed(Exception):  # noqa: N818 - it is an event the test expect
 
 
 class WebSocketDenialResponse(Exception):  # noqa: N818 - it is an event the test expects
-    """The app refused the WebSocket with an HTTP response (the websocket.http.response extension)."""
+    """The app refused the WebSocket with an HTTP response (websocket.http.response extension)."""
 
     def __init__(self, status_code: int, headers: httpx.Headers, body: bytes) -> None:
         super().__init__(f"WebSocket denied with HTTP {status_code}")
@@ -84,7 +84,7 @@ class WebSocketDenialResponse(Exception):  # noqa: N818 - it is an event the tes
         self.body = body
 
 
-class _ClientDisconnected(OSError):
+class _ClientDisconnectedError(OSError):
     """Raised in the app when it sends on a WebSocket the test has left, as uvicorn does."""
 
 
@@ -132,7 +132,7 @@ class _Portal:
                 raise RuntimeError("The TestClient is closed.")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ecko-test-sync")
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ecko-test")
                 loop.set_default_executor(executor)
                 thread = threading.Thread(
                     target=self._run, args=(loop, executor), name="ecko-test-loop", daemon=True
@@ -158,6 +158,11 @@ class _Portal:
             executor.shutdown(wait=False, cancel_futures=True)
             asyncio.set_event_loop(None)
             loop.close()
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether stop() was called."""
+        return self._stopped
 
     def in_loop_thread(self) -> bool:
         """Tell whether the caller runs on the portal's own thread."""
@@ -194,9 +199,9 @@ class _Portal:
             thread.join()
 
 
-async def _settle(task: asyncio.Task[None], timeout: float) -> BaseException | None:
-    """Wait up to `timeout` for `task`, then cancel it; return its exception, if any."""
-    done, _ = await asyncio.wait({task}, timeout=timeout)
+async def _settle(task: asyncio.Task[Any], grace: float) -> BaseException | None:
+    """Wait up to `grace` seconds for `task`, then cancel it; return its exception, if any."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
     if not done:
         task.cancel()
         await asyncio.wait({task})
@@ -244,7 +249,11 @@ class _Lifespan:
             RuntimeError: the app reported lifespan.startup.failed.
         """
         self._task = asyncio.create_task(self._run())
-        await self._exchange("startup")
+        try:
+            await self._exchange("startup")
+        except BaseException:
+            await _settle(self._task, 0)
+            raise
 
     async def shutdown(self) -> None:
         """Send lifespan.shutdown, wait for the app to complete it and return.
@@ -285,7 +294,7 @@ class _HTTPExchange:
             if not self._aborted:
                 await self._app(self._scope, self._receive, self._send)
             outcome = ("returned", None)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever the app raises is re-raised in the test
             outcome = ("error", error)
         finally:
             self._emit(outcome)
@@ -407,19 +416,20 @@ class _SyncResponseBody(httpx.SyncByteStream):
         self._reader = _BodyReader(raise_server_exceptions)
         self._closed = False
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[bytes]:
         while not self._reader.body_ended:
             chunk = self._reader.chunk(self._events.get())
             if chunk:
                 yield chunk
 
     def close(self) -> None:
-        """Wait for the app to finish (raising its late error), or cancel it if the body is unread."""
+        """Wait for the app to finish (raising a late error), or cancel it if the body is unread."""
         if self._closed:
             return
         self._closed = True
         if not self._reader.body_ended:
-            self._portal.call(self._exchange.abort())
+            if not self._portal.closed:  # a closed portal has cancelled the app already
+                self._portal.call(self._exchange.abort())
             return
         while self._reader.outcome is None:
             self._reader.settle(self._events.get())
@@ -509,22 +519,25 @@ class WebSocketTestSession:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: queue.SimpleQueue[_Event] = queue.SimpleQueue()
         self._future: concurrent.futures.Future[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._app_closed = False
         self._client_closed = False
         self._close_message: Message | None = None
         self._error: Exception | None = None
         self._error_reported = False
+        self._outcome_seen = False
         self.accepted_subprotocol: str | None = None
         self.extra_headers: list[tuple[bytes, bytes]] = []
 
     async def _run(self) -> None:
+        self._task = asyncio.current_task()
         outcome: _Event = ("cancelled", None)
         try:
             await self._transport.app(self._scope, self._receive, self._send)
             outcome = ("returned", None)
-        except _ClientDisconnected:
+        except _ClientDisconnectedError:
             outcome = ("returned", None)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever the app raises is re-raised in the test
             outcome = ("error", error)
         finally:
             self._from_app.put(outcome)
@@ -537,16 +550,20 @@ class WebSocketTestSession:
 
     async def _send(self, message: Message) -> None:
         if self._client_closed:
-            raise _ClientDisconnected("The WebSocket client has disconnected.")
+            raise _ClientDisconnectedError("The WebSocket client has disconnected.")
         if self._app_closed:
             raise RuntimeError(f"The app sent {message['type']!r} after websocket.close.")
-        if message["type"] in ("websocket.close", "websocket.http.response.start"):
+        if message["type"] == "websocket.close":
             self._app_closed = True
         self._from_app.put(("message", dict(message)))
 
     def _put(self, message: Message) -> None:
+        if self._future is None:
+            raise RuntimeError("Open the session first: `with client.websocket_connect(url):`.")
         if self._client_closed:
             raise RuntimeError("The WebSocket is closed; it cannot send.")
+        # Flag first: once the app sees the disconnect, its sends must fail.
+        self._client_closed = message["type"] == "websocket.disconnect"
         self._portal.call_soon(self._to_app.put_nowait, message)
 
     def _next(self, timeout: float | None) -> _Event:
@@ -556,6 +573,7 @@ class WebSocketTestSession:
         except queue.Empty:
             raise TimeoutError(f"No message from the app within {wait} seconds.") from None
         kind, value = event
+        self._outcome_seen = kind in _OUTCOMES
         if kind == "error":
             self._error, self._error_reported = value, True
             raise value
@@ -611,23 +629,25 @@ class WebSocketTestSession:
 
     def _finish(self, *, raise_errors: bool) -> None:
         """Disconnect if still open, wait for the app (cancel it after a while), raise its error."""
+        if self._portal.closed:
+            return  # the client was closed under the session, which cancelled the app
         if not self._client_closed:
             self.close(1000)
         assert self._future is not None
         try:
             self._future.result(timeout=_EXIT_TIMEOUT)
         except concurrent.futures.TimeoutError:
-            self._future.cancel()
+            if self._task is not None:  # cancel, and wait until its frames are gone
+                self._portal.call(_settle(self._task, 0))
         except concurrent.futures.CancelledError:
-            pass
+            pass  # the client was closed under the session, which cancelled the app
         error: Exception | None = None
         with contextlib.suppress(queue.Empty):
-            while True:
+            while not self._outcome_seen:
                 kind, value = self._from_app.get(timeout=_EXIT_TIMEOUT)
+                self._outcome_seen = kind in _OUTCOMES
                 if kind == "error" and not self._error_reported:
                     error = value
-                if kind in _OUTCOMES:
-                    break
         if error is not None and raise_errors:
             self._error_reported = True
             raise error
@@ -654,8 +674,10 @@ class WebSocketTestSession:
 
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Disconnect from the app with `code`; later sends raise."""
-        self._put({"type": "websocket.disconnect", "code": code, "reason": reason})
-        self._client_closed = True
+        if self._client_closed:
+            return
+        message = {"type": "websocket.disconnect", "code": code, "reason": reason}
+        self._put(message)
 
     def receive(self, *, timeout: float | None = None) -> Message:
         """Return the app's next raw ASGI message (websocket.send, or websocket.close once).
@@ -669,10 +691,9 @@ class WebSocketTestSession:
         if self._close_message is not None:
             code = self._close_message.get("code", 1000)
             raise WebSocketClosed(code, self._close_message.get("reason") or "")
-        kind, message = self._next(timeout)
-        if kind == "returned":
-            # uvicorn closes with 1000 when the app returns without closing.
-            message = {"type": "websocket.close", "code": 1000, "reason": ""}
+        kind, value = self._next(timeout)
+        # uvicorn closes with 1000 when the app returns without closing.
+        message: Message = value if kind == "message" else {"type": "websocket.close", "code": 1000}
         if message["type"] == "websocket.close":
             self._close_message = message
         return message
@@ -721,9 +742,21 @@ class WebSocketTestSession:
 class TestClient(httpx.Client):
     """An httpx.Client that calls an ASGI app in-process; `with` runs its lifespan.
 
-    Responses are streamed: `client.stream()` sees each chunk as the app sends it. With
-    `raise_server_exceptions` (the default), an exception from the app is raised in the test;
-    without it, the client answers 500.
+    The app runs on an event loop in a background thread, started by `with` or by the first
+    request and stopped by `close()`. Responses are streamed: `client.stream()` sees each chunk
+    as the app sends it, and closing a response early cancels the app. An app that raises on
+    the lifespan scope fails `with`; one that returns at once is served without lifespan.
+
+    Args:
+        app: any ASGI 3 application.
+        base_url: scheme, host and port the requests (and the scope's "server") use.
+        raise_server_exceptions: re-raise the app's exceptions in the test (the default);
+            when off, a failed request is answered with a 500.
+        root_path: the scope's "root_path"; request paths include it, as with a real server.
+        headers: headers sent with every request (after the user-agent "testclient").
+        cookies: cookies sent with every request; the app's Set-Cookie add to them.
+        follow_redirects: follow redirect responses (on by default).
+        client: the scope's "client" address.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -736,7 +769,7 @@ class TestClient(httpx.Client):
         raise_server_exceptions: bool = True,
         root_path: str = "",
         headers: Mapping[str, str] | None = None,
-        cookies: Mapping[str, str] | None = None,
+        cookies: httpx.Cookies | dict[str, str] | None = None,
         follow_redirects: bool = True,
         client: tuple[str, int] = ("testclient", 50000),
     ) -> None:
@@ -759,10 +792,6 @@ class TestClient(httpx.Client):
     def app_state(self) -> dict[str, Any]:
         """The lifespan `state` dict; each request's scope gets a shallow copy."""
         return self._asgi.app_state
-
-    def __enter__(self) -> TestClient:
-        super().__enter__()
-        return self
 
     def websocket_connect(
         self,
@@ -805,14 +834,14 @@ class _AsyncResponseBody(httpx.AsyncByteStream):
         self._reader = _BodyReader(raise_server_exceptions)
         self._closed = False
 
-    async def __aiter__(self) -> Any:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         while not self._reader.body_ended:
             chunk = self._reader.chunk(await self._events.get())
             if chunk:
                 yield chunk
 
     async def aclose(self) -> None:
-        """Wait for the app to finish (raising its late error), or cancel it if the body is unread."""
+        """Wait for the app to finish (raising a late error), or cancel it if the body is unread."""
         if self._closed:
             return
         self._closed = True
@@ -881,7 +910,8 @@ class _AsyncTestClientTransport(httpx.AsyncBaseTransport):
 class AsyncTestClient(httpx.AsyncClient):
     """An httpx.AsyncClient that calls an ASGI app on the running loop; `async with` runs lifespan.
 
-    It speaks HTTP only: for WebSockets, use TestClient.websocket_connect.
+    It takes TestClient's arguments and streams responses the same way. It speaks HTTP only:
+    for WebSockets, use TestClient.websocket_connect.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -894,7 +924,7 @@ class AsyncTestClient(httpx.AsyncClient):
         raise_server_exceptions: bool = True,
         root_path: str = "",
         headers: Mapping[str, str] | None = None,
-        cookies: Mapping[str, str] | None = None,
+        cookies: httpx.Cookies | dict[str, str] | None = None,
         follow_redirects: bool = True,
         client: tuple[str, int] = ("testclient", 50000),
     ) -> None:
@@ -918,10 +948,6 @@ class AsyncTestClient(httpx.AsyncClient):
         """The lifespan `state` dict; each request's scope gets a shallow copy."""
         return self._asgi.app_state
 
-    async def __aenter__(self) -> AsyncTestClient:
-        await super().__aenter__()
-        return self
-
 
 def _free_port(host: str) -> int:
     """Return a port on `host` that nothing listens on right now."""
@@ -942,10 +968,21 @@ def _cleanup(process: subprocess.Popen[bytes], log_path: str) -> None:
 class LiveServer:
     """Serve an app under a real server in a subprocess on `host` and a free port.
 
-    `target` is an import string ("package.module:app") served with uvicorn. `command`, if
-    given, replaces the uvicorn command line; "{host}", "{port}" and "{target}" in it are
-    substituted (for example `["ecko", "run", "app:app", "--port", "{port}"]`). The server
-    is stopped by pid with SIGTERM, then SIGKILL after `stop()`'s timeout.
+    The server is stopped by pid with SIGTERM, then SIGKILL after `stop()`'s timeout; a
+    server dropped without `stop()` is killed when the LiveServer is garbage-collected.
+
+    Args:
+        target: the app as an import string ("package.module:app"), served with uvicorn.
+        host: the interface to listen on.
+        port: the port; by default a free one is picked.
+        env: environment variables set for the server, over the current environment.
+        server: the server to run; only "uvicorn" is built in, pass `command` for others.
+        cwd: the server's working directory, also put first on its PYTHONPATH (default: the
+            current directory).
+        extra_args: arguments appended to the command line.
+        startup_timeout: seconds to wait for the port to accept connections.
+        command: a command line replacing the uvicorn one; "{host}", "{port}" and "{target}"
+            in it are substituted, as in `["ecko", "run", "app:app", "--port", "{port}"]`.
     """
 
     def __init__(
@@ -989,7 +1026,7 @@ class LiveServer:
                 *self.extra_args,
             ]  # fmt: skip
         values = {"{host}": self.host, "{port}": str(port), "{target}": self.target or ""}
-        argv = []
+        argv: list[str] = []
         for argument in [*self.command, *self.extra_args]:
             for placeholder, value in values.items():
                 argument = argument.replace(placeholder, value)
