@@ -1,4 +1,4 @@
-"""The `ecko` command: parse arguments, dispatch to `run`, `new` or `routes`, turn errors into exit codes."""
+"""The `ecko` command: parse arguments, run `run`, `new` or `routes`, map errors to exit codes."""
 
 from __future__ import annotations
 

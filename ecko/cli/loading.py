@@ -147,10 +147,12 @@ def import_module(target: Target) -> ModuleType:
         if error.name is not None and _is_prefix(error.name, target.module):
             raise CommandError(_not_found_message(target, error.name)) from None
         raise CommandError(_import_failure_message(target, error), EXIT_USER_CODE) from None
-    except Exception as error:  # the user's module may raise anything; report it, no traceback
+    except Exception as error:  # noqa: BLE001 - the user's module may raise anything; report it
         raise CommandError(_import_failure_message(target, error), EXIT_USER_CODE) from None
     loaded_from = getattr(module, "__file__", None)
-    if target.file is not None and (loaded_from is None or Path(loaded_from).resolve() != target.file):
+    if target.file is not None and (
+        loaded_from is None or Path(loaded_from).resolve() != target.file
+    ):
         raise CommandError(
             f"{target.file.name!r} is hidden by the module {target.module!r} already loaded "
             f"from {loaded_from}; rename the file"
@@ -188,16 +190,21 @@ def _import_failure_message(target: Target, error: Exception) -> str:
             lines.append(f"    {error.text.strip()}")
         return "\n".join(lines)
     detail = str(error)
-    lines = [f"importing {target.module!r} raised {type(error).__name__}" + (f": {detail}" if detail else "")]
+    lines = [
+        f"importing {target.module!r} raised {type(error).__name__}"
+        + (f": {detail}" if detail else "")
+    ]
     for frame in _frames_to_show(error):
-        lines.append(f'  File "{_display_path(frame.filename)}", line {frame.lineno}, in {frame.name}')
+        lines.append(
+            f'  File "{_display_path(frame.filename)}", line {frame.lineno}, in {frame.name}'
+        )
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     return "\n".join(lines)
 
 
 def _frames_to_show(error: BaseException) -> list[traceback.FrameSummary]:
-    """Return where the error was raised and, if that is a library, the user's line that led there."""
+    """Return where the error was raised and, if in a library, the user's line that led there."""
     importlib_dir = os.path.dirname(importlib.__file__)
     frames = [
         frame
@@ -243,7 +250,7 @@ def _resolve_attribute(module: ModuleType, target: Target) -> object:
                 f"{owner} has no attribute {part!r}, and the module defines no Ecko or ASGI app; "
                 "create one, e.g. app = Ecko()"
             ) from None
-        walked = f"{walked}:{part}" if value is module else f"{walked}.{part}"
+        walked = f"{walked}{'.' if ':' in walked else ':'}{part}"
     return value
 
 

@@ -22,7 +22,7 @@ DEBUG_VARIABLE = "ECKO_DEBUG"
 """`Ecko(debug=None)` reads this; `ecko run` sets it in development and clears it with --prod."""
 
 STARTUP_FAILURE = 3
-"""uvicorn's exit code when the app's lifespan startup fails."""
+"""uvicorn's exit code when the app's lifespan startup fails or the address cannot be bound."""
 
 _GRANIAN_LOG_LEVELS = {"trace": "debug"}
 
@@ -102,7 +102,7 @@ def run(options: RunOptions) -> int:
         return _serve_granian(granian, target, options, settings)
     exit_code = _serve_uvicorn(app, target, options, settings)
     if exit_code == STARTUP_FAILURE:
-        print("error: the app failed to start; see the log above", file=sys.stderr)
+        print("error: the server could not start; see the log above", file=sys.stderr)
     return exit_code
 
 
@@ -134,7 +134,9 @@ def _sigterm_raises_terminated() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _serve_uvicorn(app: object, target: Target, options: RunOptions, settings: ServerSettings) -> int:
+def _serve_uvicorn(
+    app: object, target: Target, options: RunOptions, settings: ServerSettings
+) -> int:
     import uvicorn
 
     # Reload and workers re-import the app in child processes, so they need the import string.

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecko.cli import main
+from tests.cli.conftest import WriteModule
+
+SHOP = """\
+from ecko import Ecko, WebSocket
+
+app = Ecko()
+admin = Ecko()
+
+
+@app.get("/users/{user_id}")
+def get_user(user_id: int) -> dict[str, int]:
+    \"\"\"Get a user by id.\"\"\"
+    return {"id": user_id}
+
+
+@app.delete("/users/{user_id}")
+def delete_user(user_id: int) -> dict[str, bool]:
+    return {"deleted": True}
+
+
+@app.route("/users", ["POST", "GET"], name="users", summary="List or create users.")
+def users() -> dict[str, list[str]]:
+    return {"users": []}
+
+
+@app.websocket("/ws")
+async def chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+
+
+class Views:
+    @staticmethod
+    def about() -> str:
+        return "about"
+
+
+app.get("/about")(Views.about)
+
+
+async def legacy(scope, receive, send):
+    pass
+
+
+app.mount("/legacy", legacy)
+app.mount("/admin", admin)
+"""
+
+
+def test_table_lists_routes_and_mounts_sorted_by_path(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("shop.py", SHOP)
+
+    assert main(["routes", "shop:app"]) == 0
+
+    assert capsys.readouterr().out == (
+        "METHODS   PATH              NAME         HANDLER\n"
+        "GET       /about            about        shop.Views.about\n"
+        "MOUNT     /admin                         ecko.app.Ecko\n"
+        "MOUNT     /legacy                        shop.legacy\n"
+        "GET,POST  /users            users        shop.users\n"
+        "GET       /users/{user_id}  get_user     shop.get_user\n"
+        "DELETE    /users/{user_id}  delete_user  shop.delete_user\n"
+        "WS        /ws               chat         shop.chat\n"
+    )
+
+
+def test_json_lists_the_same_rows_with_summaries(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("shop.py", SHOP)
+
+    assert main(["routes", "shop.py", "--json"]) == 0
+
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["kind"], row["methods"], row["path"]) for row in rows] == [
+        ("http", ["GET"], "/about"),
+        ("mount", [], "/admin"),
+        ("mount", [], "/legacy"),
+        ("http", ["GET", "POST"], "/users"),
+        ("http", ["GET"], "/users/{user_id}"),
+        ("http", ["DELETE"], "/users/{user_id}"),
+        ("websocket", ["WS"], "/ws"),
+    ]
+    assert rows[4] == {
+        "kind": "http",
+        "methods": ["GET"],
+        "path": "/users/{user_id}",
+        "name": "get_user",
+        "handler": "shop.get_user",
+        "summary": "Get a user by id.",
+    }
+    assert rows[3]["summary"] == "List or create users."
+    assert rows[1] == {
+        "kind": "mount",
+        "methods": [],
+        "path": "/admin",
+        "name": None,
+        "handler": "ecko.app.Ecko",
+        "summary": None,
+    }
+
+
+def test_app_without_routes_says_so(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("empty.py", "from ecko import Ecko\n\napp = Ecko()\n")
+
+    assert main(["routes", "empty"]) == 0
+
+    assert capsys.readouterr().out == "METHODS  PATH  NAME  HANDLER\n(no routes)\n"
+
+
+def test_raw_asgi_app_is_refused(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("raw.py", "async def app(scope, receive, send):\n    pass\n")
+
+    assert main(["routes", "raw:app"]) == 2
+
+    assert capsys.readouterr().err == (
+        "error: 'raw:app' is a function, not an Ecko app; "
+        "`ecko routes` lists the routes of an Ecko() instance\n"
+    )
+
+
+def test_target_errors_are_the_same_as_for_run(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("shop.py", SHOP)
+
+    assert main(["routes", "shop:api"]) == 2
+
+    assert (
+        capsys.readouterr().err
+        == "error: module 'shop' has no attribute 'api'; it defines: app, admin, legacy\n"
+    )
