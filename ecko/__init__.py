@@ -1,5 +1,7 @@
 """Ecko: a fast, minimal ASGI web framework; handlers are plain functions typed by their hints."""
 
+import typing as _typing
+
 from ecko.__about__ import __version__ as __version__
 from ecko.app import Ecko
 from ecko.context import context
@@ -33,7 +35,21 @@ from ecko.responses import (
     StreamingResponse,
 )
 from ecko.routing import Router
-from ecko.websockets import WebSocket, WebSocketDisconnect, WebSocketError
+from ecko.websockets import Hub, WebSocket, WebSocketDisconnect, WebSocketError
+
+if _typing.TYPE_CHECKING:
+    from ecko.openapi import setup_openapi
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # OpenAPI is not core: it loads on first use so `import ecko` stays light.
+    if name == "setup_openapi":
+        from ecko.openapi import setup_openapi
+
+        globals()["setup_openapi"] = setup_openapi
+        return setup_openapi
+    raise AttributeError(f"module 'ecko' has no attribute {name!r}")
+
 
 __all__ = [
     "AppStartedError",
@@ -48,6 +64,7 @@ __all__ = [
     "HTTPException",
     "Header",
     "Headers",
+    "Hub",
     "InternalServerError",
     "JSONResponse",
     "MethodNotAllowed",
@@ -76,4 +93,5 @@ __all__ = [
     "WebSocketError",
     "__version__",
     "context",
+    "setup_openapi",
 ]

@@ -1,10 +1,12 @@
-"""The WebSocket connection: accept/receive/send/close state machine and message size limit."""
+"""WebSocket connections (accept/receive/send/close, message size limit) and the rooms `Hub`."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, final, overload
 
 import msgspec
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from ecko.responses import Response
 
 T = TypeVar("T")
+
+logger = logging.getLogger("ecko.websockets")
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 """Incoming messages above this many bytes close the connection with 1009 (1 MiB)."""
@@ -76,7 +80,6 @@ class WebSocket:
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
 
     # -- connection details ------------------------------------------------------------
 
@@ -126,9 +129,15 @@ class WebSocket:
     @property
     def state(self) -> State:
         """Per-connection state for your own attributes (`ws.state.user = ...`)."""
-        if self._state is None:
-            self._state = State()
-        return self._state
+        state = self.scope.get("ecko.state")
+        if state is None:
+            state = self.scope["ecko.state"] = State()
+        return state
+
+    @property
+    def app(self) -> Any:
+        """The application serving this connection."""
+        return self.scope.get("app")
 
     @property
     def session(self) -> dict[str, Any]:
@@ -140,7 +149,8 @@ class WebSocket:
         session = self.scope.get("session")
         if session is None:
             raise WebSocketError(
-                "ws.session needs sessions enabled: app.use(sessions(secret=...)) from ecko.middleware"
+                "ws.session needs sessions enabled on the app: "
+                "app.use(sessions(secret=...)) with `from ecko.middleware import sessions`"
             )
         return session  # type: ignore[no-any-return]
 
@@ -264,7 +274,7 @@ class WebSocket:
     @overload
     async def receive_json(self) -> Any: ...
     @overload
-    async def receive_json(self, type: type[T]) -> T: ...  # noqa: A002
+    async def receive_json(self, type: type[T]) -> T: ...
     async def receive_json(self, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
         """Receive a JSON message (text or binary), validated against `type` if given.
 
@@ -277,7 +287,9 @@ class WebSocket:
         try:
             return decode_json(data, type)
         except msgspec.ValidationError as error:
-            raise ValidationError([{"loc": ["message"], "msg": str(error), "type": "type_error"}]) from None
+            raise ValidationError(
+                [{"loc": ["message"], "msg": str(error), "type": "type_error"}]
+            ) from None
         except (msgspec.DecodeError, RecursionError) as error:
             raise ValidationError(
                 [{"loc": ["message"], "msg": f"Invalid JSON: {error}", "type": "json_invalid"}]
@@ -304,6 +316,10 @@ class WebSocket:
         except WebSocketDisconnect:
             return
 
+    @overload
+    def iter_json(self) -> AsyncIterator[Any]: ...
+    @overload
+    def iter_json(self, type: type[T]) -> AsyncIterator[T]: ...
     async def iter_json(self, type: Any = Any) -> AsyncIterator[Any]:  # noqa: A002
         """Yield JSON messages (validated against `type` if given) until the client disconnects."""
         try:
@@ -336,7 +352,7 @@ class WebSocket:
         """Send a binary message."""
         await self._send_message({"type": "websocket.send", "bytes": bytes(data)})
 
-    async def send_json(self, data: Any, mode: str = "text") -> None:
+    async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         """Send `data` as JSON (msgspec-encoded), in a text or binary message."""
         encoded = encode_json(data)
         if mode == "binary":
@@ -345,13 +361,13 @@ class WebSocket:
             await self.send_text(encoded.decode("utf-8"))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection (or refuse the handshake with HTTP 403 before accept).
+        """Close the connection, or refuse the handshake (HTTP 403) before accept.
 
-        Raises:
-            WebSocketError: the connection was already closed by the server.
+        Closing a connection that is already closed does nothing, so `close()` is safe in
+        a `finally:` block. The reason is cut to the 123 bytes a close frame can carry.
         """
         if self.application_state in (WebSocketState.DISCONNECTED, WebSocketState.RESPONSE):
-            raise WebSocketError("The connection is already closed")
+            return
         if self.application_state is WebSocketState.CONNECTING:
             await self._expect_connect()
         self.application_state = WebSocketState.DISCONNECTED
@@ -366,3 +382,183 @@ class WebSocket:
 
     def __repr__(self) -> str:
         return f"<WebSocket {self.path} {self.application_state.name}>"
+
+
+class HubConnection(Protocol):
+    """What a hub needs of a connection: sending text and bytes (a `WebSocket` has both)."""
+
+    async def send_text(self, data: str) -> None:
+        """Send a text message."""
+
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message."""
+
+
+@final
+class Membership:
+    """A connection's place in a room: `await` it to join, or `async with` it to leave on exit.
+
+    Args:
+        join: adds the connection to the room.
+        leave: removes it; called when the `async with` block ends, however it ends.
+    """
+
+    def __init__(
+        self, join: Callable[[], Awaitable[None]], leave: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._join = join
+        self._leave = leave
+        self._joined = False
+
+    async def _enter(self) -> None:
+        if not self._joined:
+            await self._join()
+            self._joined = True
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._enter().__await__()
+
+    async def __aenter__(self) -> None:
+        await self._enter()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._leave()
+
+
+class HubBackend(Protocol):
+    """Rooms of connections with broadcasts: `Hub` in-process, a Redis-backed hub later.
+
+    Connections are always held by the process serving them, so membership queries
+    (`rooms`, `members`) are local; a cross-process backend differs in `broadcast_*`,
+    which also reach the members connected to other processes.
+    """
+
+    def join(self, room: str, connection: HubConnection) -> Membership:
+        """Add `connection` to `room` (await the result, or use it with `async with`)."""
+        ...
+
+    async def leave(self, room: str, connection: HubConnection) -> None:
+        """Remove `connection` from `room`; nothing happens if it is not there."""
+
+    async def leave_all(self, connection: HubConnection) -> None:
+        """Remove `connection` from every room."""
+
+    def rooms(self) -> list[str]:
+        """Return the rooms that have at least one connection in this process."""
+        ...
+
+    def members(self, room: str) -> list[HubConnection]:
+        """Return the connections of `room` in this process, in joining order."""
+        ...
+
+    async def broadcast_text(
+        self, room: str, data: str, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send a text message to every connection in `room` but `exclude`."""
+
+    async def broadcast_bytes(
+        self, room: str, data: bytes, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send a binary message to every connection in `room` but `exclude`."""
+
+    async def broadcast_json(
+        self, room: str, data: Any, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send `data` as JSON text to every connection in `room` but `exclude`."""
+
+
+@final
+class Hub:
+    """Rooms of WebSocket connections in this process, and broadcasts to them.
+
+    Sends to a room run concurrently, so a slow client delays no one else; a connection
+    whose send fails (or exceeds `send_timeout`) is dropped from every room, and its own
+    handler finds out when it next receives. Use one hub per process and event loop.
+
+    Args:
+        send_timeout: seconds one send may take before its connection is dropped; None
+            waits as long as the server lets it.
+    """
+
+    def __init__(self, *, send_timeout: float | None = 10.0) -> None:
+        self.send_timeout = send_timeout
+        # dict as an ordered set: members keep their joining order.
+        self._rooms: dict[str, dict[HubConnection, None]] = {}
+
+    def join(self, room: str, connection: HubConnection) -> Membership:
+        """Add `connection` to `room`: `await hub.join(...)`, or `async with hub.join(...):`."""
+        return Membership(lambda: self._add(room, connection), lambda: self.leave(room, connection))
+
+    async def _add(self, room: str, connection: HubConnection) -> None:
+        self._rooms.setdefault(room, {})[connection] = None
+
+    async def leave(self, room: str, connection: HubConnection) -> None:
+        """Remove `connection` from `room`; nothing happens if it is not there."""
+        members = self._rooms.get(room)
+        if members is not None:
+            members.pop(connection, None)
+            if not members:
+                del self._rooms[room]
+
+    async def leave_all(self, connection: HubConnection) -> None:
+        """Remove `connection` from every room."""
+        self._drop(connection)
+
+    def rooms(self) -> list[str]:
+        """Return the rooms that have at least one connection, in creation order."""
+        return list(self._rooms)
+
+    def members(self, room: str) -> list[HubConnection]:
+        """Return the connections of `room`, in joining order."""
+        return list(self._rooms.get(room, ()))
+
+    async def broadcast_text(
+        self, room: str, data: str, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send a text message to every connection in `room` but `exclude`."""
+        await self._broadcast(room, exclude, lambda connection: connection.send_text(data))
+
+    async def broadcast_bytes(
+        self, room: str, data: bytes, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send a binary message to every connection in `room` but `exclude`."""
+        await self._broadcast(room, exclude, lambda connection: connection.send_bytes(data))
+
+    async def broadcast_json(
+        self, room: str, data: Any, *, exclude: HubConnection | None = None
+    ) -> None:
+        """Send `data` as JSON text (encoded once, with msgspec) to `room` but `exclude`."""
+        await self.broadcast_text(room, encode_json(data).decode("utf-8"), exclude=exclude)
+
+    async def _broadcast(
+        self,
+        room: str,
+        exclude: HubConnection | None,
+        send: Callable[[HubConnection], Awaitable[None]],
+    ) -> None:
+        targets = [member for member in self._rooms.get(room, ()) if member is not exclude]
+        if len(targets) == 1:
+            await self._deliver(targets[0], send)
+        elif targets:
+            await asyncio.gather(*(self._deliver(member, send) for member in targets))
+
+    async def _deliver(
+        self, connection: HubConnection, send: Callable[[HubConnection], Awaitable[None]]
+    ) -> None:
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await send(connection)
+        except Exception as error:  # noqa: BLE001 - any failed send means the connection is gone
+            logger.debug("Dropping %r from the hub: %r", connection, error)
+            self._drop(connection)
+
+    def _drop(self, connection: HubConnection) -> None:
+        for room in [room for room, members in self._rooms.items() if connection in members]:
+            members = self._rooms[room]
+            del members[connection]
+            if not members:
+                del self._rooms[room]
+
+    def __repr__(self) -> str:
+        rooms = ", ".join(f"{room!r}: {len(members)}" for room, members in self._rooms.items())
+        return f"<Hub {{{rooms}}}>"
