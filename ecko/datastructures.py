@@ -45,9 +45,7 @@ class Headers(Mapping[str, str]):
         if index is None:
             index = {}
             for name, value in self.raw:
-                index.setdefault(name.decode("latin-1").lower(), []).append(
-                    value.decode("latin-1")
-                )
+                index.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
             self._index = index
         return index
 
@@ -105,7 +103,10 @@ class MutableHeaders:
     def add(self, name: str, value: str) -> None:
         """Append a header, keeping any existing values of the same name."""
         self._items.append(
-            (check_header_text(name, "Header name").lower(), check_header_text(value, "Header value"))
+            (
+                check_header_text(name, "Header name").lower(),
+                check_header_text(value, "Header value"),
+            )
         )
 
     def __setitem__(self, name: str, value: str) -> None:
@@ -227,7 +228,8 @@ class QueryParams(Mapping[str, str]):
 
     def __init__(self, query: bytes | str | Iterable[tuple[str, str]] = b"") -> None:
         if isinstance(query, str):
-            query = query.encode("latin-1", "strict")
+            # A str is text as users write it ("q=café"); percent-escapes still decode as UTF-8.
+            query = query.encode("utf-8")
         if isinstance(query, bytes):
             self._list = parse_query_string(query)
         else:
@@ -281,8 +283,10 @@ class URL:
             server = scope.get("server")
             if server:
                 server_host, port = server
+                if ":" in server_host:
+                    server_host = f"[{server_host}]"  # an IPv6 address (RFC 3986, 3.2.2)
                 default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-                host = server_host if port == default else f"{server_host}:{port}"
+                host = server_host if port in (default, None) else f"{server_host}:{port}"
             else:
                 host = "localhost"
         # ASGI: `path` already includes `root_path` (the mount point).
@@ -313,6 +317,10 @@ class State:
         raise AttributeError(
             f"State has no attribute {name!r}; set it first, e.g. in a startup hook"
         )
+
+    # Declared so type checkers accept `state.db = ...` for any name, as at runtime.
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
 
     def __repr__(self) -> str:
         return f"State({self.__dict__!r})"

@@ -10,7 +10,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Union, final, get_args, get_origin
+from typing import Annotated, Any, TypedDict, Union, Unpack, get_args, get_origin
 
 import msgspec
 
@@ -31,7 +31,10 @@ _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 class Param:
     """Where a handler parameter comes from, with its default, alias, docs and constraints.
 
+    Users create these through the markers `Query`, `Path`, `Header`, `Cookie` and `Body`.
+
     Args:
+        source: "query", "path", "header", "cookie" or "body".
         default: the value when the client sends none; omit it to make the parameter required.
         alias: the name on the wire, when it differs from the Python name.
         description: shown in the OpenAPI document.
@@ -43,10 +46,9 @@ class Param:
         allow_inf_nan: accept `nan` and `inf` for floats (refused by default).
     """
 
-    source: str = ""
-
     def __init__(
         self,
+        source: str,
         default: Any = _MISSING,
         *,
         alias: str | None = None,
@@ -62,6 +64,7 @@ class Param:
         pattern: str | None = None,
         allow_inf_nan: bool = False,
     ) -> None:
+        self.source = source
         self.default = default
         self.alias = alias
         self.description = description
@@ -84,42 +87,53 @@ class Param:
 
     def __repr__(self) -> str:
         default = "" if self.default is _MISSING else repr(self.default)
-        return f"{type(self).__name__}({default})"
+        return f"{self.source.title()}({default})"
 
 
-@final
-class Query(Param):
-    """Take the parameter from the query string (`?name=value`)."""
+class ParamOptions(TypedDict, total=False):
+    """The keyword options every marker takes; `Param` describes each."""
 
-    source = "query"
-
-
-@final
-class Path(Param):
-    """Take the parameter from the path template (`/items/{name}`)."""
-
-    source = "path"
-
-
-@final
-class Header(Param):
-    """Take the parameter from a request header (`user_agent` → `user-agent`)."""
-
-    source = "header"
+    alias: str | None
+    description: str | None
+    deprecated: bool
+    examples: Sequence[Any] | None
+    ge: float | None
+    gt: float | None
+    le: float | None
+    lt: float | None
+    min_length: int | None
+    max_length: int | None
+    pattern: str | None
+    allow_inf_nan: bool
 
 
-@final
-class Cookie(Param):
-    """Take the parameter from a request cookie."""
-
-    source = "cookie"
+# The markers are functions typed `-> Any`, as in FastAPI, so that `page: int = Query(1)`
+# type-checks: a class would make the default a `Query`, which mypy refuses for an `int`.
 
 
-@final
-class Body(Param):
-    """Take the parameter from the JSON request body."""
+def Query(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from the query string (`?name=value`); options as for `Param`."""
+    return Param("query", default, **options)
 
-    source = "body"
+
+def Path(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from the path template (`/items/{name}`); options as for `Param`."""
+    return Param("path", default, **options)
+
+
+def Header(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from a request header (`user_agent` → `user-agent`), as for `Param`."""
+    return Param("header", default, **options)
+
+
+def Cookie(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from a request cookie; options as for `Param`."""
+    return Param("cookie", default, **options)
+
+
+def Body(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from the JSON request body; options as for `Param`."""
+    return Param("body", default, **options)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -187,7 +201,7 @@ def _constrained(annotation: Any, marker: Param | None) -> Any:
     """Attach the marker's constraints and docs to `annotation` as msgspec.Meta."""
     if marker is None:
         return annotation
-    constraints = dict(marker.constraints)
+    constraints: dict[str, Any] = dict(marker.constraints)
     docs: dict[str, Any] = {}
     if marker.description:
         docs["description"] = marker.description
@@ -198,12 +212,16 @@ def _constrained(annotation: Any, marker: Param | None) -> Any:
     inner, optional = _strip_optional(annotation)
     if _is_sequence(inner) and get_args(inner):
         # Lengths constrain the sequence; bounds and patterns constrain its items.
-        lengths = {k: constraints.pop(k) for k in ("min_length", "max_length") if k in constraints}
-        item = get_args(inner)[0]
+        lengths: dict[str, Any] = {
+            k: constraints.pop(k) for k in ("min_length", "max_length") if k in constraints
+        }
+        items = get_args(inner)
         if constraints:
-            item = Annotated[item, msgspec.Meta(**constraints)]
-        container = get_origin(inner)
-        inner = container[item] if container is not Sequence else Sequence[item]  # type: ignore[index]
+            meta = msgspec.Meta(**constraints)
+            # `tuple[int, ...]` keeps its Ellipsis; each item of a fixed tuple is constrained.
+            items = tuple(item if item is Ellipsis else Annotated[item, meta] for item in items)
+        container: Any = get_origin(inner)
+        inner = container[items if len(items) > 1 else items[0]]
         constraints = lengths
     inner = Annotated[inner, msgspec.Meta(**constraints, **docs)]
     return inner | None if optional else inner
@@ -220,7 +238,7 @@ def _unwrap_marker(annotation: Any, default: Any) -> tuple[Any, Param | None, An
                 marker = extra
             else:
                 kept.append(extra)
-        annotation = Annotated[(base, *kept)] if kept else base  # type: ignore[valid-type]
+        annotation = Annotated[(base, *kept)] if kept else base
     if isinstance(default, Param):
         marker = default
         default = default.default
@@ -258,8 +276,9 @@ def compile_handler(
     fields: list[ParamField] = []
     for parameter in signature.parameters.values():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            stars = "*" if parameter.kind is parameter.VAR_POSITIONAL else "**"
             raise RouteDefinitionError(
-                f"{where} takes *{parameter.name}; handlers declare each parameter by name"
+                f"{where} takes {stars}{parameter.name}; handlers declare each parameter by name"
             )
         if parameter.kind is parameter.POSITIONAL_ONLY:
             raise RouteDefinitionError(
@@ -268,7 +287,13 @@ def compile_handler(
         annotation = hints.get(parameter.name, Any)
         fields.append(
             _compile_field(
-                parameter.name, annotation, parameter.default, path_params, methods, websocket, where
+                parameter.name,
+                annotation,
+                parameter.default,
+                path_params,
+                methods,
+                websocket,
+                where,
             )
         )
     # Path parameters the handler does not declare stay readable in `request.path_params`.
@@ -303,10 +328,11 @@ def _compile_field(
         source = "body"
     else:
         source = "query"
-    if source == "path" and name not in path_params and (marker is None or marker.alias is None):
+    wire_name = marker.alias if marker is not None and marker.alias else name
+    if source == "path" and wire_name not in path_params:
         raise RouteDefinitionError(
             f"{where}: parameter {name!r} is marked Path() but the route path has no "
-            f"{{{name}}}; add it to the path or mark the parameter Query()"
+            f"{{{wire_name}}}; add it to the path or mark the parameter Query()"
         )
     if source == "body":
         if websocket:
@@ -325,6 +351,8 @@ def _compile_field(
             f"{where}: parameter {name!r} of type {annotation!r} cannot come from the "
             f"{source}; only scalar types and lists of them can; read it from the body with Body()"
         )
+    else:
+        _check_text_type(name, annotation, source, where)
     if marker is not None and marker.alias:
         key = marker.alias
     elif source == "header":
@@ -336,11 +364,15 @@ def _compile_field(
     if default is _MISSING and optional and source != "path":
         default = None
     multiple = source in ("query", "header") and _is_sequence(annotation)
+    try:
+        constrained = _constrained(annotation, marker)
+    except (TypeError, ValueError) as error:
+        raise RouteDefinitionError(f"{where}: parameter {name!r}: {error}") from error
     return ParamField(
         name=name,
         source=source,
         key=key,
-        annotation=_constrained(annotation, marker),
+        annotation=constrained,
         default=default,
         required=default is _MISSING,
         multiple=multiple,
@@ -348,6 +380,81 @@ def _compile_field(
         finite_only=_is_kind(annotation, float) and not (marker and marker.allow_inf_nan),
         marker=marker,
     )
+
+
+_TEXT_TYPES = (
+    msgspec.inspect.AnyType,
+    msgspec.inspect.NoneType,
+    msgspec.inspect.StrType,
+    msgspec.inspect.IntType,
+    msgspec.inspect.FloatType,
+    msgspec.inspect.BoolType,
+    msgspec.inspect.DecimalType,
+    msgspec.inspect.UUIDType,
+    msgspec.inspect.DateTimeType,
+    msgspec.inspect.DateType,
+    msgspec.inspect.TimeType,
+    msgspec.inspect.TimeDeltaType,
+    msgspec.inspect.EnumType,
+    msgspec.inspect.LiteralType,
+)
+_TEXT_TYPE_NAMES = (
+    "str, int, float, bool, Decimal, UUID, datetime, date, time, timedelta, Enum, Literal, "
+    "X | None, or a list, tuple or set of these"
+)
+
+
+def _text_type_problem(info: msgspec.inspect.Type, *, sequence: bool) -> str | None:
+    """Name the part of `info` a string cannot be converted to, or return None."""
+    if isinstance(info, msgspec.inspect.Metadata):
+        return _text_type_problem(info.type, sequence=sequence)
+    if isinstance(info, _TEXT_TYPES):
+        return None
+    if isinstance(info, msgspec.inspect.CustomType):
+        # `object` accepts anything, as Any does; other classes msgspec cannot build from text.
+        return None if info.cls is object else info.cls.__qualname__
+    if isinstance(info, msgspec.inspect.UnionType):
+        problems = (_text_type_problem(item, sequence=sequence) for item in info.types)
+        return next((problem for problem in problems if problem is not None), None)
+    if sequence and isinstance(info, msgspec.inspect.CollectionType):
+        return _text_type_problem(info.item_type, sequence=False)
+    if sequence and isinstance(info, msgspec.inspect.TupleType):
+        problems = (_text_type_problem(item, sequence=False) for item in info.item_types)
+        return next((problem for problem in problems if problem is not None), None)
+    return type(info).__name__.removesuffix("Type").lower() or repr(info)
+
+
+def _check_text_type(name: str, annotation: Any, source: str, where: str) -> None:
+    """Refuse a path, query, header or cookie type that no text value converts to."""
+    try:
+        info = msgspec.inspect.type_info(annotation)
+    except (TypeError, ValueError) as error:
+        raise RouteDefinitionError(f"{where}: parameter {name!r}: {error}") from error
+    # Repeated keys make lists only in the query string and headers.
+    problem = _text_type_problem(info, sequence=source in ("query", "header"))
+    if problem is not None:
+        raise RouteDefinitionError(
+            f"{where}: parameter {name!r} of type {annotation!r} cannot be read from the "
+            f"{source} ({problem} is not built from text); use {_TEXT_TYPE_NAMES}"
+        )
+
+
+def _custom_types(info: Any, seen: set[int]) -> list[type]:
+    """Return the classes inside a body type that msgspec can only treat as opaque."""
+    if id(info) in seen:
+        return []
+    seen.add(id(info))
+    if isinstance(info, msgspec.inspect.CustomType):
+        return [] if info.cls is object else [info.cls]
+    found: list[type] = []
+    for attribute in info.__struct_fields__:
+        value = getattr(info, attribute)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, msgspec.inspect.Field):
+                child = child.type
+            if isinstance(child, msgspec.inspect.Type):
+                found.extend(_custom_types(child, seen))
+    return found
 
 
 def _is_query_sequence(annotation: Any, methods: frozenset[str]) -> bool:
@@ -399,7 +506,9 @@ class ParamPlan:
         self.handler = handler
         self.fields = tuple(fields)
         self.injected = tuple(
-            (field.name, field.source) for field in fields if field.source in ("request", "websocket")
+            (field.name, field.source)
+            for field in fields
+            if field.source in ("request", "websocket")
         )
         bodies = [field for field in fields if field.source == "body"]
         if len(bodies) > 1:
@@ -433,17 +542,23 @@ class ParamPlan:
             except (TypeError, ValueError) as error:
                 raise RouteDefinitionError(
                     f"{_describe(handler)}: a parameter type cannot be read from a request: "
-                    f"{error}; use str, int, float, bool, Decimal, UUID, datetime, date, time, "
-                    "Enum, Literal, X | None, or lists of these"
+                    f"{error}; use {_TEXT_TYPE_NAMES}"
                 ) from error
         if self.body is not None:
             try:
                 msgspec.json.Decoder(self.body.annotation)
-            except TypeError as error:
+                custom = _custom_types(msgspec.inspect.type_info(self.body.annotation), set())
+            except (TypeError, ValueError) as error:
                 raise RouteDefinitionError(
                     f"{_describe(handler)}: body parameter {self.body.name!r} has a type msgspec "
                     f"cannot decode: {error}"
                 ) from error
+            if custom:
+                names = ", ".join(sorted({cls.__qualname__ for cls in custom}))
+                raise RouteDefinitionError(
+                    f"{_describe(handler)}: body parameter {self.body.name!r} uses {names}, which "
+                    "JSON cannot be decoded into; use a msgspec Struct, dataclass or TypedDict"
+                )
 
     def _raw_values(self, connection: Request | WebSocket) -> dict[str, Any]:
         raw: dict[str, Any] = {}
@@ -467,9 +582,7 @@ class ParamPlan:
             if value is None or (field.multiple and not value):
                 continue
             if field.boolean:
-                value = (
-                    [_to_bool(item) for item in value] if field.multiple else _to_bool(value)
-                )
+                value = [_to_bool(item) for item in value] if field.multiple else _to_bool(value)
             raw[field.name] = value
         return raw
 
@@ -484,7 +597,11 @@ class ParamPlan:
             value = raw[field.name]
             if field.finite_only and _has_non_finite(value):
                 errors.append(
-                    {"loc": loc, "msg": "Expected a finite number, got nan or inf", "type": "value_error"}
+                    {
+                        "loc": loc,
+                        "msg": "Expected a finite number, got nan or inf",
+                        "type": "value_error",
+                    }
                 )
                 continue
             try:
@@ -506,7 +623,9 @@ class ParamPlan:
         if self.struct_type is not None:
             raw = self._raw_values(connection)
             try:
-                if self.finite_names and any(_has_non_finite(raw.get(n)) for n in self.finite_names):
+                if self.finite_names and any(
+                    _has_non_finite(raw.get(n)) for n in self.finite_names
+                ):
                     raise msgspec.ValidationError("nan or inf where a finite number is expected")
                 values = msgspec.convert(raw, self.struct_type, strict=False)
             except msgspec.ValidationError:
@@ -521,7 +640,7 @@ class ParamPlan:
             errors.extend(body_error)
         if errors:
             raise ValidationError(errors)
-        for name, source in self.injected:
+        for name, _source in self.injected:
             kwargs[name] = connection
         return kwargs
 
@@ -529,14 +648,20 @@ class ParamPlan:
         field = self.body
         assert field is not None
         content_type = request.content_type
-        if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        if (
+            content_type
+            and content_type != "application/json"
+            and not content_type.endswith("+json")
+        ):
             raise UnsupportedMediaType(
                 f"Expected a JSON body (Content-Type: application/json), got {content_type!r}"
             )
         body = await request.body()
         if not body.strip():
             if field.required:
-                return [{"loc": ["body"], "msg": "A JSON request body is required", "type": "missing"}]
+                return [
+                    {"loc": ["body"], "msg": "A JSON request body is required", "type": "missing"}
+                ]
             kwargs[field.name] = copy.deepcopy(field.default)
             return []
         try:
@@ -544,9 +669,21 @@ class ParamPlan:
         except msgspec.ValidationError as error:
             return _body_errors(body, field.annotation, error)
         except msgspec.DecodeError as error:
-            return [{"loc": ["body"], "msg": f"Invalid JSON: {error}", "type": "json_invalid"}]
+            message = str(error)
+            if "(byte " not in message:
+                # msgspec names the byte of every error but truncation, which is at the end.
+                message = f"{message} (byte {len(body)})"
+            return [{"loc": ["body"], "msg": f"Invalid JSON: {message}", "type": "json_invalid"}]
+        except UnicodeDecodeError:
+            return [{"loc": ["body"], "msg": _utf8_error(body), "type": "json_invalid"}]
         except RecursionError:
-            return [{"loc": ["body"], "msg": "The JSON body is nested too deeply", "type": "json_invalid"}]
+            return [
+                {
+                    "loc": ["body"],
+                    "msg": "The JSON body is nested too deeply",
+                    "type": "json_invalid",
+                }
+            ]
         return []
 
 
@@ -557,6 +694,14 @@ def _to_bool(value: str) -> Any:
     if lowered in _FALSE_WORDS:
         return False
     return value
+
+
+def _utf8_error(body: bytes) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"Invalid JSON: the body is not valid UTF-8 (byte {error.start})"
+    return "Invalid JSON: the body is not valid UTF-8"
 
 
 def _has_non_finite(value: Any) -> bool:
@@ -576,6 +721,9 @@ def _body_errors(body: bytes, annotation: Any, error: msgspec.ValidationError) -
         document = decode_json(body)
     except (msgspec.DecodeError, RecursionError):
         return [first]
+    except UnicodeDecodeError:
+        # The first type error came before an invalid UTF-8 byte: report the bytes.
+        return [{"loc": ["body"], "msg": _utf8_error(body), "type": "json_invalid"}]
     if not isinstance(document, dict):
         return [first]
     errors: list[FieldError] = []
@@ -625,6 +773,7 @@ __all__ = [
     "Header",
     "Param",
     "ParamField",
+    "ParamOptions",
     "ParamPlan",
     "Path",
     "Query",

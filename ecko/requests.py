@@ -122,11 +122,11 @@ class Request:
 
     @property
     def state(self) -> State:
-        """Per-request state shared with the ASGI scope (`scope["state"]`)."""
+        """Per-request state, kept in the ASGI scope (`scope["ecko.state"]`)."""
         state = self.scope.get("ecko.state")
         if state is None:
             state = self.scope["ecko.state"] = State()
-        return state  # type: ignore[no-any-return]
+        return state
 
     @property
     def app(self) -> Any:
@@ -184,6 +184,8 @@ class Request:
             return decode_json(await self.body())
         except (msgspec.DecodeError, RecursionError) as error:
             raise BadRequest(f"The request body is not valid JSON: {error}") from None
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not valid JSON: it is not valid UTF-8") from None
 
     async def text(self) -> str:
         """Decode the body as UTF-8 text.

@@ -6,9 +6,9 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
-from ecko.exceptions import AppStartedError, MethodNotAllowed, NotFound, RouteDefinitionError
+from ecko.exceptions import AppStartedError, MethodNotAllowed, RouteDefinitionError
 from ecko.params import ParamPlan, compile_handler
 from ecko.types import Handler, Hook
 
@@ -121,7 +121,7 @@ class Route:
         status_code: int = 200,
         include_in_schema: bool = True,
         deprecated: bool = False,
-        max_body_size: int | None | object = ...,
+        max_body_size: int | object | None = ...,
         before_hooks: Sequence[Hook] = (),
         after_hooks: Sequence[Hook] = (),
     ) -> None:
@@ -162,18 +162,7 @@ class Route:
         Raises:
             KeyError: a parameter of the template is missing or unknown.
         """
-        missing = set(self.param_names) - params.keys()
-        extra = params.keys() - set(self.param_names)
-        if missing or extra:
-            raise KeyError(
-                f"Route {self.name!r} ({self.path}) needs parameters {sorted(self.param_names)}; "
-                f"missing {sorted(missing)}, unexpected {sorted(extra)}"
-            )
-        parts = [
-            quote(str(params[s.param]), safe="/" if s.rest else "") if s.param else s.text
-            for s in self.segments
-        ]
-        return "/" + "/".join(parts)
+        return _fill_template(self, params)
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={sorted(self.methods)}, name={self.name!r})"
@@ -190,7 +179,7 @@ class WebSocketRoute:
         handler: Handler,
         *,
         name: str | None = None,
-        max_message_size: int | None | object = ...,
+        max_message_size: int | object | None = ...,
         before_hooks: Sequence[Hook] = (),
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
@@ -211,13 +200,34 @@ class WebSocketRoute:
             handler, frozenset(self.param_names), methods=frozenset(), websocket=True
         )
 
-    url_path = Route.url_path
+    def url_path(self, **params: Any) -> str:
+        """Fill the template with `params` (percent-encoded).
+
+        Raises:
+            KeyError: a parameter of the template is missing or unknown.
+        """
+        return _fill_template(self, params)
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
 
 
 AnyRoute = Route | WebSocketRoute
+
+
+def _fill_template(route: AnyRoute, params: dict[str, Any]) -> str:
+    missing = set(route.param_names) - params.keys()
+    extra = params.keys() - set(route.param_names)
+    if missing or extra:
+        raise KeyError(
+            f"Route {route.name!r} ({route.path}) needs parameters {sorted(route.param_names)}; "
+            f"missing {sorted(missing)}, unexpected {sorted(extra)}"
+        )
+    parts = [
+        quote(str(params[s.param]), safe="/" if s.rest else "") if s.param else s.text
+        for s in route.segments
+    ]
+    return "/" + "/".join(parts)
 
 
 class _Node:
@@ -297,16 +307,38 @@ class RouteTable:
                 node = node.children.setdefault(segment.text, _Node())
         node.entry = entry
 
-    def match(self, path: str) -> Match | None:
-        """Find the entry for `path` and the parameter values in template order."""
+    def match(self, path: str, raw_path: bytes | None = None) -> Match | None:
+        """Find the entry for `path` and the parameter values in template order.
+
+        Args:
+            path: the percent-decoded path.
+            raw_path: the same path still encoded; with it, an encoded slash (`%2F`, as
+                `url_for` writes one) stays inside its segment instead of splitting it.
+        """
         entry = self.static.get(path)
         if entry is not None:
             return entry, []
         if not path.startswith("/"):
             return None
+        if raw_path is not None and b"%2f" in raw_path.lower():
+            parts = _split_raw_path(raw_path)
+            if parts is None:
+                return None
+        else:
+            parts = path[1:].split("/")
         values: list[str] = []
-        found = _walk(self.root, path[1:].split("/"), 0, values)
+        found = _walk(self.root, parts, 0, values)
         return (found, values) if found is not None else None
+
+
+def _split_raw_path(raw_path: bytes) -> list[str] | None:
+    """Split an encoded path on its literal slashes, then decode each segment."""
+    if not raw_path.startswith(b"/"):
+        return None
+    try:
+        return [unquote_to_bytes(part).decode("utf-8") for part in raw_path[1:].split(b"/")]
+    except UnicodeDecodeError:
+        return None
 
 
 def _walk(node: _Node, parts: list[str], index: int, values: list[str]) -> PathEntry | None:
@@ -364,6 +396,7 @@ class RouteRegistrar:
         self.before_request_hooks: list[Hook] = []
         self.after_request_hooks: list[Hook] = []
         self.before_websocket_hooks: list[Hook] = []
+        self._registered = RouteTable()
 
     def _check_open(self) -> None:
         """Raise if registration is closed (app started, router included)."""
@@ -381,7 +414,7 @@ class RouteRegistrar:
         status_code: int = 200,
         include_in_schema: bool = True,
         deprecated: bool = False,
-        max_body_size: int | None | object = ...,
+        max_body_size: int | object | None = ...,
     ) -> None:
         """Register `handler` for `methods` on `path`.
 
@@ -405,8 +438,8 @@ class RouteRegistrar:
         self._register(self._full_path(path), handler, options)
 
     def _register(self, path: str, handler: Handler, options: dict[str, Any]) -> None:
-        # Compiling here makes a bad signature fail at the decorator, not at include().
-        self._build(path, handler, options)
+        # Compiling here makes a bad signature or a duplicate fail at the decorator, not include().
+        self._registered.add(self._build(path, handler, options))
         self.route_specs.append((path, handler, options))
 
     def _build(self, path: str, handler: Handler, options: dict[str, Any]) -> AnyRoute:
@@ -438,7 +471,7 @@ class RouteRegistrar:
         status_code: int = 200,
         include_in_schema: bool = True,
         deprecated: bool = False,
-        max_body_size: int | None | object = ...,
+        max_body_size: int | object | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated function for `methods` on `path`."""
 
@@ -489,7 +522,7 @@ class RouteRegistrar:
         return self.route(path, ["OPTIONS"], **options)
 
     def websocket(
-        self, path: str, *, name: str | None = None, max_message_size: int | None | object = ...
+        self, path: str, *, name: str | None = None, max_message_size: int | object | None = ...
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated `async def` as the WebSocket handler for `path`."""
 
@@ -505,7 +538,7 @@ class RouteRegistrar:
         handler: Handler,
         *,
         name: str | None = None,
-        max_message_size: int | None | object = ...,
+        max_message_size: int | object | None = ...,
     ) -> None:
         """Register `handler` for WebSocket connections on `path`."""
         self._check_open()
