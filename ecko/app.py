@@ -6,8 +6,9 @@ import contextlib
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, overload
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
+from urllib.parse import quote
 
 from ecko import context as request_context
 from ecko.concurrency import DEFAULT_THREADPOOL_SIZE, configure_threadpool, run_sync
@@ -27,6 +28,7 @@ from ecko.exceptions import (
     NotFound,
     RouteDefinitionError,
     ValidationError,
+    status_phrase,
 )
 from ecko.lifespan import Lifespan, call_hook
 from ecko.middleware import Middleware, build_chain
@@ -36,8 +38,8 @@ from ecko.routing import (
     WEBSOCKET,
     AnyRoute,
     Route,
-    RouteRegistrar,
     Router,
+    RouteRegistrar,
     RouteTable,
     WebSocketRoute,
     merge_router_hooks,
@@ -117,7 +119,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
     """
 
     @overload
-    def __init__(self: Ecko[State], *, state: None = None, **options: Unpack[EckoOptions]) -> None: ...
+    def __init__(
+        self: Ecko[State], *, state: None = None, **options: Unpack[EckoOptions]
+    ) -> None: ...
     @overload
     def __init__(self: Ecko[StateT], *, state: StateT, **options: Unpack[EckoOptions]) -> None: ...
     def __init__(self, *, state: Any = None, **options: Unpack[EckoOptions]) -> None:
@@ -130,7 +134,10 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         )
         self.redirect_slashes = options.get("redirect_slashes", True)
         self.threadpool_size = options.get("threadpool_size", DEFAULT_THREADPOOL_SIZE)
-        self.state: StateT = State() if state is None else state
+        if self.threadpool_size < 1:
+            raise ValueError(f"threadpool_size must be at least 1, got {self.threadpool_size}")
+        # The overloads tie StateT to State when no state is given.
+        self.state: StateT = cast("StateT", State() if state is None else state)
         self._lifespan_context = options.get("lifespan")
         self._error_formatter: ErrorFormatter | None = options.get("error_formatter")
         self._routes: list[AnyRoute] = []
@@ -140,6 +147,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         self._middleware: list[Middleware] = []
         self._asgi_middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._exception_handlers = ExceptionHandlers()
+        self._takes_request: dict[Callable[..., Any], bool] = {}
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
         self._frozen = False
@@ -219,10 +227,12 @@ class Ecko(RouteRegistrar, Generic[StateT]):
 
         def decorator(handler: E) -> E:
             self._check_open()
-            if _arity(handler) not in (1, 2):
+            arity = _arity(handler)
+            if arity not in (1, 2):
                 raise RouteDefinitionError(
                     f"Exception handler {handler.__qualname__} must take (exc) or (request, exc)"
                 )
+            self._takes_request[handler] = arity == 2
             self._exception_handlers.add(key, handler)
             return handler
 
@@ -253,6 +263,12 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         if self._frozen:
             return
         configure_threadpool(self.threadpool_size)
+        # User code (ASGI middleware constructors) runs first: if it raises, nothing has been
+        # changed yet and the next ASGI event retries the whole freeze.
+        asgi: ASGIApp = self._core
+        for middleware_class, options in reversed(self._asgi_middleware):
+            asgi = middleware_class(asgi, **options)
+        self._chain = build_chain(self._middleware, self._dispatch, self._middleware_error)
         app_before = tuple(self.before_request_hooks)
         app_after = tuple(self.after_request_hooks)
         app_before_ws = tuple(self.before_websocket_hooks)
@@ -267,10 +283,6 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                     _bind_request_hook(h) for h in (*app_before_ws, *route.before_hooks)
                 )
         self._app_after_hooks = tuple(_as_async(h) for h in app_after)
-        self._chain = build_chain(self._middleware, self._dispatch, self._middleware_error)
-        asgi: ASGIApp = self._core
-        for middleware_class, options in reversed(self._asgi_middleware):
-            asgi = middleware_class(asgi, **options)
         context = self._lifespan_context
         self._lifespan = Lifespan(
             self._startup_hooks,
@@ -328,7 +340,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             response = await self._chain(request)
             await response(scope, receive, send)
         except Exception as error:  # noqa: BLE001 - the guard: nothing escapes to the server
-            fallback = internal_error_response(error, request, debug=False, where="sending")
+            fallback = internal_error_response(
+                error, request, debug=False, where="sending", formatter=self._error_formatter
+            )
             with contextlib.suppress(Exception):
                 await fallback(scope, receive, send)
         finally:
@@ -381,7 +395,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                     )
                 response = result
         except Exception as error:  # noqa: BLE001 - answered as a 500, never raised
-            return internal_error_response(error, request, debug=self.debug, where="after_request hook")
+            return self._internal_error(error, request, "after_request hook")
         return response
 
     async def _miss(self, request: Request) -> Response:
@@ -391,7 +405,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             other = path[:-1] if path.endswith("/") else path + "/"
             if self._table.match(other) is not None:
                 query = scope.get("query_string", b"").decode("latin-1")
-                location = scope.get("root_path", "") + other + (f"?{query}" if query else "")
+                # `other` is decoded: re-encode it, or "%0D%0A" in the request becomes CR/LF.
+                target = quote(scope.get("root_path", "") + other)
+                location = target + (f"?{query}" if query else "")
                 return await self._after(None, request, RedirectResponse(location, 308))
         raise NotFound(f"No route matches {scope['method']} {path}")
 
@@ -404,18 +420,30 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         handler = self._exception_handlers.find(error)
         if handler is not None:
             try:
-                args = (error,) if _arity(handler) == 1 else (request, error)
+                args = (request, error) if self._takes_request[handler] else (error,)
                 result = await call_hook(handler, *args)
                 status = error.status_code if isinstance(error, HTTPException) else 500
                 return to_response(result, status), True
             except Exception as failure:  # noqa: BLE001 - a broken handler is a logged 500
                 where = f"exception handler {getattr(handler, '__qualname__', handler)}"
-                return internal_error_response(failure, request, debug=self.debug, where=where), False
+                return self._internal_error(failure, request, where), False
         if isinstance(error, HTTPException):
-            return self._format_error(error), True
+            try:
+                return self._format_error(error), True
+            except Exception as failure:  # noqa: BLE001 - a broken formatter is a logged 500
+                response = internal_error_response(
+                    failure, request, debug=self.debug, where="error formatter"
+                )
+                return response, False
         if isinstance(error, ClientDisconnected):
             return Response(None, 400), False
-        return internal_error_response(error, request, debug=self.debug), False
+        return self._internal_error(error, request), False
+
+    def _internal_error(self, error: Exception, request: Request, where: str = "") -> Response:
+        """Log `error`; answer the generic 500 (in the error formatter's shape, if any)."""
+        return internal_error_response(
+            error, request, debug=self.debug, where=where, formatter=self._error_formatter
+        )
 
     def _format_error(self, error: HTTPException) -> Response:
         problem = problem_details(error)
@@ -430,7 +458,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         if isinstance(error, HTTPException) or self._exception_handlers.find(error) is not None:
             response, _ = await self._error_response(request, error)
             return response
-        return internal_error_response(error, request, debug=self.debug, where=where)
+        return self._internal_error(error, request, where)
 
     # -- WebSocket -----------------------------------------------------------------------
 
@@ -495,6 +523,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             if not accepted and websocket.application_state is WebSocketState.CONNECTING:
                 status = 403 if isinstance(error, ValidationError) else error.status_code
                 detail["status"] = status
+                detail["title"] = status_phrase(status)
                 response = JSONResponse(detail, status, media_type="application/problem+json")
                 with contextlib.suppress(Exception):
                     await websocket.send_denial_response(response)

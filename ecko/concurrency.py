@@ -48,6 +48,25 @@ async def run_sync(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T
     return await loop.run_in_executor(_get_executor(), call)
 
 
+def separate_threadpool(name: str) -> ThreadPoolExecutor:
+    """Return a new pool, as large as the main one, for code that waits on the main one.
+
+    A sync middleware blocks its thread until the handler's response is ready; if it held a
+    thread of the pool that the handler (or an inner sync middleware) needs, a burst of
+    requests would take every thread and wait forever. Threads start only when used.
+    """
+    return ThreadPoolExecutor(max_workers=_executor_size, thread_name_prefix=f"ecko-sync-{name}")
+
+
+async def run_sync_in(
+    executor: ThreadPoolExecutor, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Call `func` in `executor` with a copy of the current contextvars; await its result."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    return await loop.run_in_executor(executor, call)
+
+
 _DONE = object()
 
 

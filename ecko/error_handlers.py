@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ecko.exceptions import HTTPException, ValidationError, status_phrase
+from ecko.exceptions import HTTPException, InternalServerError, ValidationError, status_phrase
 from ecko.requests import Request
-from ecko.responses import HTMLResponse, JSONResponse, Response
+from ecko.responses import HTMLResponse, JSONResponse, Response, to_response
 
 logger = logging.getLogger("ecko.error")
 
@@ -46,7 +46,9 @@ def request_id_for(request: Request | None) -> str:
     return uuid.uuid4().hex
 
 
-def log_unhandled(exc: BaseException, request: Request | None, request_id: str, where: str = "") -> None:
+def log_unhandled(
+    exc: BaseException, request: Request | None, request_id: str, where: str = ""
+) -> None:
     """Log an unhandled exception with its traceback, the request line and the request id."""
     line = f"{request.method} {request.path}" if request is not None else "(no request)"
     logger.error(
@@ -59,39 +61,69 @@ def log_unhandled(exc: BaseException, request: Request | None, request_id: str, 
     )
 
 
+GENERIC_DETAIL = "The server hit an unexpected error; it has been logged."
+
+
 def internal_error_response(
-    exc: BaseException, request: Request | None, *, debug: bool, where: str = ""
+    exc: BaseException,
+    request: Request | None,
+    *,
+    debug: bool,
+    where: str = "",
+    formatter: ErrorFormatter | None = None,
 ) -> Response:
-    """Log `exc` and answer 500: generic in production, the traceback in debug mode."""
+    """Log `exc` and answer 500: generic in production, the traceback in debug mode.
+
+    Outside debug mode, `formatter` (the app's error formatter) shapes the generic answer
+    from an `InternalServerError`; if it fails too, that is logged and the default shape used.
+    """
     request_id = request_id_for(request)
     log_unhandled(exc, request, request_id, where)
     if debug:
-        from ecko import _debug
+        return _debug_response(exc, request, request_id)
+    problem = {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": GENERIC_DETAIL,
+        "request_id": request_id,
+    }
+    if formatter is not None:
+        try:
+            response = to_response(formatter(InternalServerError(GENERIC_DETAIL), problem), 500)
+        except Exception as failure:  # noqa: BLE001 - logged; the default shape still answers
+            log_unhandled(failure, request, request_id, "error formatter")
+        else:
+            response.headers.setdefault("x-request-id", request_id)
+            return response
+    return JSONResponse(problem, 500, {"x-request-id": request_id}, media_type=PROBLEM_JSON)
 
-        accept = request.headers.get("accept") if request is not None else None
-        if _debug.wants_html(accept):
-            page = _debug.debug_html(
-                exc,
-                method=request.method if request else "-",
-                path=request.path if request else "-",
-                request_id=request_id,
-            )
-            return HTMLResponse(page, 500, {"x-request-id": request_id})
-        payload = _debug.debug_json(exc, request_id=request_id)
-        payload.update(type="about:blank", title="Internal Server Error", status=500)
-        return JSONResponse(payload, 500, {"x-request-id": request_id}, media_type=PROBLEM_JSON)
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "The server hit an unexpected error; it has been logged.",
-            "request_id": request_id,
-        },
-        500,
-        {"x-request-id": request_id},
-        media_type=PROBLEM_JSON,
-    )
+
+def _debug_response(exc: BaseException, request: Request | None, request_id: str) -> Response:
+    """Describe `exc` to the developer: an HTML page for browsers, JSON otherwise."""
+    from ecko import _debug
+
+    accept = request.headers.get("accept") if request is not None else None
+    if _debug.wants_html(accept):
+        page = _debug.debug_html(
+            exc,
+            method=request.method if request else "-",
+            path=request.path if request else "-",
+            request_id=request_id,
+        )
+        return HTMLResponse(page, 500, {"x-request-id": request_id})
+    details = _debug.debug_json(exc, request_id=request_id)
+    # Problem details' "type" is a URI, so the exception's class name moves to "exception".
+    exception = details.pop("type")
+    payload = {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": f"{exception}: {details['message']}" if details["message"] else exception,
+        "exception": exception,
+        **details,
+    }
+    return JSONResponse(payload, 500, {"x-request-id": request_id}, media_type=PROBLEM_JSON)
 
 
 class ExceptionHandlers:

@@ -66,13 +66,13 @@ class Lifespan:
         for hook in reversed(self.shutdown_hooks):
             try:
                 await call_hook(hook)
-            except Exception as error:  # noqa: BLE001 - every hook must get its turn
+            except Exception as error:  # logged, not raised: every hook must get its turn
                 logger.exception("Shutdown hook %s failed", getattr(hook, "__qualname__", hook))
                 failures.append(error)
         if self._stack is not None:
             try:
                 await self._stack.aclose()
-            except Exception as error:  # noqa: BLE001 - reported to the server below
+            except Exception as error:  # logged here, reported to the server below
                 logger.exception("The lifespan context failed while shutting down")
                 failures.append(error)
             self._stack = None

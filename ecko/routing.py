@@ -318,6 +318,14 @@ class RouteTable:
         entry = self.static.get(path)
         if entry is not None:
             return entry, []
+        return self.match_dynamic(path, raw_path)
+
+    def match_dynamic(self, path: str, raw_path: bytes | None = None) -> Match | None:
+        """Match `path` against dynamic templates only.
+
+        A static entry lacking the request's method falls through to these, as in
+        Starlette and werkzeug.
+        """
         if not path.startswith("/"):
             return None
         if raw_path is not None and b"%2f" in raw_path.lower():

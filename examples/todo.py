@@ -81,7 +81,9 @@ def home() -> dict[str, str]:
 
 
 @app.get("/todos")
-def list_todos(completed: bool | None = None, limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+def list_todos(
+    completed: bool | None = None, limit: int = Query(10, ge=1, le=100)
+) -> dict[str, Any]:
     """List todos, optionally only (not) completed ones."""
     sql, args = "SELECT * FROM todos", []
     if completed is not None:
@@ -121,7 +123,10 @@ def update_todo(todo_id: int, data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - {"title", "completed"}
     if unknown:
         raise ValidationError(
-            [{"loc": ["body", name], "msg": "Unknown field", "type": "value_error"} for name in sorted(unknown)]
+            [
+                {"loc": ["body", name], "msg": "Unknown field", "type": "value_error"}
+                for name in sorted(unknown)
+            ]
         )
     title = data.get("title", current["title"])
     completed = data.get("completed", current["completed"])
@@ -129,7 +134,9 @@ def update_todo(todo_id: int, data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(title, str):
         errors.append({"loc": ["body", "title"], "msg": "Expected `str`", "type": "type_error"})
     if not isinstance(completed, bool):
-        errors.append({"loc": ["body", "completed"], "msg": "Expected `bool`", "type": "type_error"})
+        errors.append(
+            {"loc": ["body", "completed"], "msg": "Expected `bool`", "type": "type_error"}
+        )
     if errors:
         raise ValidationError(errors)  # type: ignore[arg-type]
     db.connect().execute(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeAlias
 
-from ecko.concurrency import run_sync
+from ecko.concurrency import run_sync_in, separate_threadpool
 from ecko.requests import Request
 from ecko.responses import Response
 
-Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
+Endpoint: TypeAlias = Callable[[Request], Coroutine[Any, Any, Response]]
 """One step of the chain: takes the request, returns the response, never raises."""
 
 Middleware: TypeAlias = Callable[[Request, Callable[..., Any]], Any]
@@ -31,8 +31,9 @@ def middleware_name(middleware: Middleware) -> str:
 
 
 def _is_async(middleware: Middleware) -> bool:
+    # An instance of a class with `async def __call__` is async too.
     return inspect.iscoroutinefunction(middleware) or inspect.iscoroutinefunction(
-        getattr(middleware, "__call__", None)
+        type(middleware).__call__
     )
 
 
@@ -61,6 +62,10 @@ def wrap(middleware: Middleware, inner: Endpoint, on_error: ErrorHandler) -> End
 
         return step
 
+    # Each sync middleware gets its own threads: they wait on the inner chain, which may
+    # need threads of the main pool (sync handlers) or of inner sync middleware.
+    executor = separate_threadpool(f"middleware-{getattr(middleware, '__name__', 'object')}")
+
     async def sync_step(request: Request) -> Response:
         loop = asyncio.get_running_loop()
 
@@ -69,7 +74,7 @@ def wrap(middleware: Middleware, inner: Endpoint, on_error: ErrorHandler) -> End
             return asyncio.run_coroutine_threadsafe(inner(request), loop).result()
 
         try:
-            return check(await run_sync(middleware, request, call_next))
+            return check(await run_sync_in(executor, middleware, request, call_next))
         except Exception as error:  # noqa: BLE001 - becomes a response, never escapes
             return await on_error(request, error, f"middleware {name}")
 
