@@ -8,7 +8,6 @@ Peers (Starlette, FastAPI, Litestar) are measured when installed:
     .bench/bin/python benchmarks/asgi_overhead.py
 """
 
-
 import asyncio
 import importlib.util
 import statistics
@@ -41,7 +40,10 @@ def raw_asgi_app() -> App:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -50,11 +52,14 @@ def raw_asgi_app() -> App:
 
 
 class Item(msgspec.Struct):
+    """The POST body every framework decodes."""
+
     name: str
     price: float
 
 
 def ecko_app() -> App:
+    """Ecko serving the three endpoints."""
     from ecko import Ecko
 
     app = Ecko()
@@ -75,6 +80,7 @@ def ecko_app() -> App:
 
 
 def starlette_app() -> App:
+    """Starlette serving the three endpoints (conversions by hand, as its users write)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -101,6 +107,7 @@ def starlette_app() -> App:
 
 
 def fastapi_app() -> App:
+    """FastAPI serving the three endpoints with a pydantic body model."""
     from fastapi import FastAPI
     from pydantic import BaseModel
 
@@ -126,6 +133,7 @@ def fastapi_app() -> App:
 
 
 def litestar_app() -> App:
+    """Litestar serving the three endpoints."""
     from litestar import Litestar, get, post
 
     @get("/hello")
@@ -151,6 +159,7 @@ REQUESTS = {
 
 
 async def call(app: App, method: str, path: str, query: bytes, body: bytes) -> int:
+    """Send one request through `app`'s ASGI interface; return the status."""
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -161,7 +170,11 @@ async def call(app: App, method: str, path: str, query: bytes, body: bytes) -> i
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query,
-        "headers": [(b"host", b"bench"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "headers": [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
         "client": ("127.0.0.1", 1234),
         "server": ("bench", 80),
         "state": {},
@@ -186,7 +199,10 @@ async def call(app: App, method: str, path: str, query: bytes, body: bytes) -> i
 
 
 async def measure(apps: dict[str, App], calls: int, rounds: int) -> dict[str, dict[str, float]]:
-    results: dict[str, dict[str, list[float]]] = {name: {label: [] for label in REQUESTS} for name in apps}
+    """Return the median microseconds per request, by framework and endpoint."""
+    results: dict[str, dict[str, list[float]]] = {
+        name: {label: [] for label in REQUESTS} for name in apps
+    }
     for name, app in apps.items():
         for method, path, query, body in REQUESTS.values():
             status = await call(app, method, path, query, body)
@@ -198,10 +214,14 @@ async def measure(apps: dict[str, App], calls: int, rounds: int) -> dict[str, di
                 for _ in range(calls):
                     await call(app, method, path, query, body)
                 results[name][label].append((time.perf_counter() - start) / calls * 1e6)
-    return {name: {label: statistics.median(v) for label, v in by.items()} for name, by in results.items()}
+    return {
+        name: {label: statistics.median(v) for label, v in by.items()}
+        for name, by in results.items()
+    }
 
 
 def main() -> None:
+    """Measure every installed framework and print the table."""
     apps: dict[str, App] = {"raw ASGI": raw_asgi_app(), "ecko": ecko_app()}
     for name, module, factory in [
         ("starlette", "starlette", starlette_app),
@@ -212,7 +232,10 @@ def main() -> None:
             apps[name] = factory()
     table = asyncio.run(measure(apps, calls=2000, rounds=7))
     width = max(len(label) for label in REQUESTS)
-    print(f"{'µs per request (median of 7 rounds)':<{width}}  " + "".join(f"{name:>11}" for name in apps))
+    print(
+        f"{'µs per request (median of 7 rounds)':<{width}}  "
+        + "".join(f"{name:>11}" for name in apps)
+    )
     for label in REQUESTS:
         print(f"{label:<{width}}  " + "".join(f"{table[name][label]:>11.1f}" for name in apps))
 

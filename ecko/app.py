@@ -318,6 +318,15 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             return path[len(root_path) :] or "/"
         return path
 
+    def _raw_route_path(self, scope: Scope) -> bytes | None:
+        """The still-encoded path below `root_path`, so `%2F` stays inside a segment."""
+        raw: bytes | None = scope.get("raw_path")
+        root_path: str = scope.get("root_path", "")
+        if raw is None or not root_path:
+            return raw
+        prefix = quote(root_path).encode("ascii")
+        return (raw[len(prefix) :] or b"/") if raw.startswith(prefix) else None
+
     def _find_mount(self, scope: Scope) -> ASGIApp | None:
         path = self._route_path(scope)
         for prefix, app in self._mounts:
@@ -352,12 +361,21 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         route: Route | None = None
         try:
             scope = request.scope
-            found = self._table.match(self._route_path(scope))
+            path = self._route_path(scope)
+            found = self._table.match(path, self._raw_route_path(scope))
             if found is None:
                 return await self._miss(request)
             entry, values = found
             method: str = scope["method"]
             candidate = entry.routes.get(method)
+            if candidate is None and not values:
+                # A static path lacking the method falls through to a dynamic template.
+                dynamic = self._table.match_dynamic(path, self._raw_route_path(scope))
+                if dynamic is not None and (
+                    method in dynamic[0].routes or (method == "HEAD" and "GET" in dynamic[0].routes)
+                ):
+                    entry, values = dynamic
+                    candidate = entry.routes.get(method)
             if candidate is None and method == "OPTIONS":
                 return await self._after(None, request, Response(None, 204, {"allow": entry.allow}))
             route = candidate if candidate is not None else resolve_route(entry, method)  # type: ignore[assignment]
@@ -419,14 +437,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         """
         handler = self._exception_handlers.find(error)
         if handler is not None:
-            try:
-                args = (request, error) if self._takes_request[handler] else (error,)
-                result = await call_hook(handler, *args)
-                status = error.status_code if isinstance(error, HTTPException) else 500
-                return to_response(result, status), True
-            except Exception as failure:  # noqa: BLE001 - a broken handler is a logged 500
-                where = f"exception handler {getattr(handler, '__qualname__', handler)}"
-                return self._internal_error(failure, request, where), False
+            status = error.status_code if isinstance(error, HTTPException) else 500
+            return await self._call_exception_handler(handler, request, error, status)
         if isinstance(error, HTTPException):
             try:
                 return self._format_error(error), True
@@ -437,7 +449,22 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                 return response, False
         if isinstance(error, ClientDisconnected):
             return Response(None, 400), False
+        fallback = self._exception_handlers.by_status.get(500)
+        if fallback is not None and not self.debug:
+            # Like Flask's errorhandler(500): still logged; debug mode shows the traceback.
+            log_unhandled(error, request, request_id_for(request))
+            return await self._call_exception_handler(fallback, request, error, 500)
         return self._internal_error(error, request), False
+
+    async def _call_exception_handler(
+        self, handler: Callable[..., Any], request: Request, error: Exception, status: int
+    ) -> tuple[Response, bool]:
+        try:
+            args = (request, error) if self._takes_request[handler] else (error,)
+            return to_response(await call_hook(handler, *args), status), True
+        except Exception as failure:  # noqa: BLE001 - a broken handler is a logged 500
+            where = f"exception handler {getattr(handler, '__qualname__', handler)}"
+            return self._internal_error(failure, request, where), False
 
     def _internal_error(self, error: Exception, request: Request, where: str = "") -> Response:
         """Log `error`; answer the generic 500 (in the error formatter's shape, if any)."""
@@ -469,7 +496,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                 await mounted(scope, receive, send)
                 return
         scope["app"] = self
-        found = self._websocket_table.match(self._route_path(scope))
+        found = self._websocket_table.match(self._route_path(scope), self._raw_route_path(scope))
         if found is None:
             # No route: refuse the handshake (the server answers 403), never hang.
             await WebSocket(scope, receive, send).close(1008)
@@ -514,7 +541,11 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         if isinstance(error, HTTPException):
             detail = problem_details(error)
             if isinstance(error, ValidationError):
-                code = 1008 if not accepted or not error.errors or error.errors[0]["loc"][0] != "message" else 1007
+                code = (
+                    1008
+                    if not accepted or not error.errors or error.errors[0]["loc"][0] != "message"
+                    else 1007
+                )
                 reason = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors
                 ) or str(error.detail)

@@ -29,7 +29,7 @@ def status_phrase(status_code: int) -> str:
         return "Error"
 
 
-class HTTPException(Exception):  # noqa: N818 - the name users know from Starlette/FastAPI
+class HTTPException(Exception):
     """An error that becomes an HTTP response with `status_code` and `detail`.
 
     Args:
@@ -43,15 +43,11 @@ class HTTPException(Exception):  # noqa: N818 - the name users know from Starlet
 
     def __init__(
         self,
-        status_code: int | str | None = None,
+        status_code: int,
         detail: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if isinstance(status_code, str) and detail is None:
-            # Subclasses are called as `NotFound("User not found")`.
-            detail, status_code = status_code, None
-        if status_code is not None:
-            self.status_code = int(status_code)  # type: ignore[misc]
+        self.status_code = int(status_code)  # type: ignore[misc]
         if detail is None:
             detail = self.default_detail or status_phrase(self.status_code)
         self.detail: Any = detail
@@ -62,31 +58,38 @@ class HTTPException(Exception):  # noqa: N818 - the name users know from Starlet
         return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
 
 
-class BadRequest(HTTPException):
+class _FixedStatusError(HTTPException):
+    """An HTTP error whose status is its class: `NotFound("User not found")`."""
+
+    def __init__(self, detail: Any = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(self.status_code, detail, headers)
+
+
+class BadRequest(_FixedStatusError):
     """400 Bad Request."""
 
     status_code = 400
 
 
-class Unauthorized(HTTPException):
+class Unauthorized(_FixedStatusError):
     """401 Unauthorized."""
 
     status_code = 401
 
 
-class Forbidden(HTTPException):
+class Forbidden(_FixedStatusError):
     """403 Forbidden."""
 
     status_code = 403
 
 
-class NotFound(HTTPException):
+class NotFound(_FixedStatusError):
     """404 Not Found."""
 
     status_code = 404
 
 
-class MethodNotAllowed(HTTPException):
+class MethodNotAllowed(_FixedStatusError):
     """405 Method Not Allowed; `allowed` becomes the `Allow` header."""
 
     status_code = 405
@@ -101,29 +104,29 @@ class MethodNotAllowed(HTTPException):
         merged = dict(headers or {})
         if allowed:
             merged.setdefault("Allow", ", ".join(allowed))
-        super().__init__(None, detail, merged)
+        super().__init__(detail, merged)
         self.allowed = tuple(allowed)
 
 
-class Conflict(HTTPException):
+class Conflict(_FixedStatusError):
     """409 Conflict."""
 
     status_code = 409
 
 
-class PayloadTooLarge(HTTPException):
+class PayloadTooLarge(_FixedStatusError):
     """413 Content Too Large: the request body exceeds the configured limit."""
 
     status_code = 413
 
 
-class UnsupportedMediaType(HTTPException):
+class UnsupportedMediaType(_FixedStatusError):
     """415 Unsupported Media Type: the body's Content-Type is not one the route reads."""
 
     status_code = 415
 
 
-class ValidationError(HTTPException):
+class ValidationError(_FixedStatusError):
     """422 Unprocessable Content, listing every invalid field in `errors`."""
 
     status_code = 422
@@ -137,17 +140,17 @@ class ValidationError(HTTPException):
     ) -> None:
         if isinstance(errors, str):
             detail, errors = errors, None
-        super().__init__(None, detail, headers)
+        super().__init__(detail, headers)
         self.errors: list[FieldError] = list(errors or [])
 
 
-class TooManyRequests(HTTPException):
+class TooManyRequests(_FixedStatusError):
     """429 Too Many Requests."""
 
     status_code = 429
 
 
-class InternalServerError(HTTPException):
+class InternalServerError(_FixedStatusError):
     """500 Internal Server Error."""
 
     status_code = 500

@@ -25,7 +25,7 @@ from ecko import (
     Unauthorized,
     ValidationError,
 )
-from ecko.exceptions import FieldError
+from ecko.exceptions import FieldError, _FixedStatusError
 from tests.conftest import ClientFactory
 
 PROBLEM = "application/problem+json"
@@ -67,7 +67,7 @@ def test_raise_not_found_gives_a_404_problem_with_the_detail(client_for: ClientF
     ],
 )
 def test_each_http_exception_has_its_status_and_default_detail(
-    client_for: ClientFactory, exception: type[HTTPException], status: int, title: str
+    client_for: ClientFactory, exception: type[_FixedStatusError], status: int, title: str
 ) -> None:
     app = Ecko()
 
@@ -661,3 +661,31 @@ def test_struct_error_detail_is_encoded(client_for: ClientFactory) -> None:
         raise BadRequest(detail=Reason("E42"))
 
     assert client_for(app).get("/").json()["detail"] == {"code": "E42"}
+
+
+def test_status_500_handler_shapes_unhandled_errors_which_are_still_logged(
+    client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Ecko()
+    seen: list[BaseException] = []
+
+    @app.exception_handler(500)
+    def server_error(exc: Exception) -> tuple[dict[str, str], int]:
+        seen.append(exc)
+        return {"error": "sorry"}, 500
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    with caplog.at_level(logging.ERROR, logger="ecko.error"):
+        answer = client_for(app).get("/boom")
+    assert (answer.status_code, answer.json()) == (500, {"error": "sorry"})
+    assert isinstance(seen[0], RuntimeError)
+    assert "secret detail" in caplog.text
+
+
+def test_fixed_status_errors_take_any_detail_first() -> None:
+    error = Conflict({"field": "email"})
+    assert (error.status_code, error.detail) == (409, {"field": "email"})
+    assert HTTPException(418, "teapot").status_code == 418

@@ -3,7 +3,6 @@
 CORS, sessions and OpenAPI examples belong to later issues and are not here yet.
 """
 
-
 import time
 import uuid
 from typing import Any
