@@ -65,7 +65,8 @@ class Param:
         allow_inf_nan: bool = False,
     ) -> None:
         self.source = source
-        self.default = default
+        # `Query(...)` means "required", as in FastAPI.
+        self.default = _MISSING if default is Ellipsis else default
         self.alias = alias
         self.description = description
         self.deprecated = deprecated

@@ -1059,3 +1059,20 @@ def test_unannotated_and_object_params_read_plain_text(client_for: ClientFactory
         return [a, b]
 
     assert client_for(app).get("/loose?a=1").json() == ["1", "dflt"]
+
+
+def test_ellipsis_default_in_a_marker_means_required(client_for: ClientFactory) -> None:
+    app = Ecko()
+
+    @app.get("/")
+    def handler(token: str = Header(...), page: int = Query(...)) -> dict[str, Any]:
+        return {"token": token, "page": page}
+
+    client = client_for(app)
+    missing = client.get("/")
+    assert missing.status_code == 422
+    assert [error["loc"] for error in missing.json()["errors"]] == [
+        ["header", "token"],
+        ["query", "page"],
+    ]
+    assert client.get("/?page=2", headers={"token": "t"}).json() == {"token": "t", "page": 2}
