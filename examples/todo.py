@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -27,29 +28,47 @@ class CreateTodo(msgspec.Struct):
 
 
 class Database:
-    """A small SQLite store; one connection per thread, as sqlite3 requires."""
+    """A small SQLite store: one connection shared by the worker threads under a lock."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
 
-    def connect(self) -> sqlite3.Connection:
-        """Return this thread's connection, opening it on first use."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None)
-            connection.row_factory = sqlite3.Row
-            self._local.connection = connection
-        return connection
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Sync handlers run in the threadpool: the lock, not sqlite3, keeps access serial.
+            self._connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._connection.row_factory = sqlite3.Row
+        return self._connection
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one statement (autocommit) and return its rows."""
+        with self._lock:
+            return self._connect().execute(sql, args).fetchall()
+
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one INSERT and return the new row's id."""
+        with self._lock:
+            return int(self._connect().execute(sql, args).lastrowid or 0)
 
     def create_schema(self) -> None:
         """Create the todos table if it does not exist."""
-        self.connect().execute(
+        self.query(
             "CREATE TABLE IF NOT EXISTS todos ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " title TEXT NOT NULL,"
             " completed INTEGER NOT NULL DEFAULT 0)"
         )
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 def row_to_todo(row: sqlite3.Row) -> dict[str, Any]:
@@ -66,6 +85,12 @@ def startup() -> None:
     """Create the schema before the first request."""
     db.create_schema()
     logger.info("Todo API ready, data in %s", db.path)
+
+
+@app.on_shutdown
+def shutdown() -> None:
+    """Close the database connection."""
+    db.close()
 
 
 @app.before_request
@@ -89,16 +114,16 @@ def list_todos(
     if completed is not None:
         sql += " WHERE completed = ?"
         args.append(int(completed))
-    rows = db.connect().execute(sql + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+    rows = db.query(sql + " ORDER BY id LIMIT ?", [*args, limit])
     return {"todos": [row_to_todo(row) for row in rows]}
 
 
 def fetch_todo(todo_id: int) -> dict[str, Any]:
     """Return one todo or raise NotFound."""
-    row = db.connect().execute("SELECT * FROM todos WHERE id = ?", [todo_id]).fetchone()
-    if row is None:
+    rows = db.query("SELECT * FROM todos WHERE id = ?", [todo_id])
+    if not rows:
         raise NotFound(f"Todo {todo_id} not found")
-    return row_to_todo(row)
+    return row_to_todo(rows[0])
 
 
 @app.get("/todos/{todo_id}")
@@ -110,10 +135,10 @@ def get_todo(todo_id: int) -> dict[str, Any]:
 @app.post("/todos", status_code=201)
 def create_todo(todo: CreateTodo) -> dict[str, Any]:
     """Create a new todo."""
-    cursor = db.connect().execute(
+    todo_id = db.insert(
         "INSERT INTO todos (title, completed) VALUES (?, ?)", [todo.title, int(todo.completed)]
     )
-    return fetch_todo(int(cursor.lastrowid or 0))
+    return fetch_todo(todo_id)
 
 
 @app.put("/todos/{todo_id}")
@@ -139,7 +164,7 @@ def update_todo(todo_id: int, data: dict[str, Any]) -> dict[str, Any]:
         )
     if errors:
         raise ValidationError(errors)  # type: ignore[arg-type]
-    db.connect().execute(
+    db.query(
         "UPDATE todos SET title = ?, completed = ? WHERE id = ?", [title, int(completed), todo_id]
     )
     return fetch_todo(todo_id)
@@ -149,7 +174,7 @@ def update_todo(todo_id: int, data: dict[str, Any]) -> dict[str, Any]:
 def delete_todo(todo_id: int) -> dict[str, bool]:
     """Delete a todo."""
     fetch_todo(todo_id)
-    db.connect().execute("DELETE FROM todos WHERE id = ?", [todo_id])
+    db.query("DELETE FROM todos WHERE id = ?", [todo_id])
     return {"deleted": True}
 
 
