@@ -283,6 +283,13 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                     _bind_request_hook(h) for h in (*app_before_ws, *route.before_hooks)
                 )
         self._app_after_hooks = tuple(_as_async(h) for h in app_after)
+        # WebSockets skip the (request, call_next) chain; a middleware that can read its state
+        # from the handshake (sessions) offers `open_session(scope)` for them.
+        self._websocket_session_openers: tuple[Callable[[Scope], Any], ...] = tuple(
+            opener
+            for opener in (getattr(m, "open_session", None) for m in self._middleware)
+            if callable(opener)
+        )
         context = self._lifespan_context
         self._lifespan = Lifespan(
             self._startup_hooks,
@@ -514,6 +521,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         )
         token = request_context.bind(websocket=websocket)
         try:
+            for open_session in self._websocket_session_openers:
+                request_context.context.session = open_session(scope)
             await self._run_websocket(route, websocket)
         finally:
             request_context.unbind(token)

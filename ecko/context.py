@@ -49,6 +49,7 @@ class Context:
     if TYPE_CHECKING:
         request: Request
         websocket: WebSocket
+        session: Any  # the `Session` of ecko.middleware.sessions, when enabled
 
     def __getattr__(self, name: str) -> Any:
         state = _current.get(None)

@@ -253,6 +253,37 @@ def _describe(handler: Callable[..., Any]) -> str:
     return f"{module}.{getattr(handler, '__qualname__', repr(handler))}"
 
 
+def _type_hints(handler: Callable[..., Any]) -> dict[str, Any]:
+    """Evaluate the handler's annotations, also finding names local to where it was defined.
+
+    With `from __future__ import annotations`, a Struct declared inside a function is not
+    in the handler's globals; the frames registering the route (the decorator's callers)
+    still hold it. This runs once per route, at registration.
+    """
+    try:
+        return typing.get_type_hints(handler, include_extras=True)
+    except NameError as error:
+        frame = inspect.currentframe()
+        try:
+            for _ in range(_FRAMES_SEARCHED):
+                frame = frame.f_back if frame is not None else None
+                if frame is None:
+                    break
+                if frame.f_globals is getattr(handler, "__globals__", None):
+                    try:
+                        return typing.get_type_hints(
+                            handler, include_extras=True, localns=dict(frame.f_locals)
+                        )
+                    except NameError:
+                        continue
+        finally:
+            del frame
+        raise error
+
+
+_FRAMES_SEARCHED = 12
+
+
 def compile_handler(
     handler: Callable[..., Any],
     path_params: frozenset[str],
@@ -268,7 +299,7 @@ def compile_handler(
     where = _describe(handler)
     try:
         signature = inspect.signature(handler)
-        hints = typing.get_type_hints(handler, include_extras=True)
+        hints = _type_hints(handler)
     except (NameError, TypeError) as error:
         raise RouteDefinitionError(
             f"Cannot read the type hints of {where}: {error}; import every annotated type "

@@ -1076,3 +1076,20 @@ def test_ellipsis_default_in_a_marker_means_required(client_for: ClientFactory) 
         ["query", "page"],
     ]
     assert client.get("/?page=2", headers={"token": "t"}).json() == {"token": "t", "page": 2}
+
+
+def test_types_local_to_the_registering_function_resolve_under_future_annotations(
+    client_for: ClientFactory,
+) -> None:
+    # This module uses `from __future__ import annotations`: the hint is the string "Point".
+    class Point(msgspec.Struct):
+        x: int
+        y: int
+
+    app = Ecko()
+
+    @app.post("/points")
+    def create(point: Point) -> dict[str, int]:
+        return {"sum": point.x + point.y}
+
+    assert client_for(app).post("/points", json={"x": 1, "y": 2}).json() == {"sum": 3}

@@ -88,3 +88,44 @@ def build_chain(
     for middleware in reversed(middlewares):
         endpoint = wrap(middleware, endpoint, on_error)
     return endpoint
+
+
+# -- built-in middleware, imported on first use ----------------------------------------------
+# `from ecko.middleware import cors, sessions` gives the factory functions without `import ecko`
+# paying for cors.py and sessions.py. The submodules share the factories' names, and importing
+# a submodule sets the package attribute to the module object, so the package's module class
+# keeps the factory there instead.
+
+import importlib  # noqa: E402 - kept with the only code that uses it, below the chain
+import sys  # noqa: E402 - likewise
+import types  # noqa: E402 - likewise
+from typing import TYPE_CHECKING  # noqa: E402 - likewise
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ below imports them on first use
+    from ecko.middleware.cors import cors as cors
+    from ecko.middleware.sessions import sessions as sessions
+
+_BUILT_IN = {"cors": "ecko.middleware.cors", "sessions": "ecko.middleware.sessions"}
+"""The built-in middleware factories: `name -> module`, each module defining `name`."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import the `cors` and `sessions` factories on first use."""
+    module_name = _BUILT_IN.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    factory = getattr(importlib.import_module(module_name), name)
+    globals()[name] = factory
+    return factory
+
+
+class _Package(types.ModuleType):
+    """The package's module type: a submodule import leaves the factory as the attribute."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _BUILT_IN and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
