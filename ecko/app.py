@@ -126,6 +126,12 @@ class Ecko(RouteRegistrar, Generic[StateT]):
     def __init__(self: Ecko[StateT], *, state: StateT, **options: Unpack[EckoOptions]) -> None: ...
     def __init__(self, *, state: Any = None, **options: Unpack[EckoOptions]) -> None:
         super().__init__()
+        unknown = options.keys() - EckoOptions.__optional_keys__
+        if unknown:
+            raise TypeError(
+                f"Ecko() got unknown option(s) {sorted(unknown)}; "
+                f"the options are {sorted(EckoOptions.__optional_keys__)} and state"
+            )
         debug = options.get("debug")
         self.debug: bool = _env_debug() if debug is None else debug
         self.max_body_size = options.get("max_body_size", DEFAULT_MAX_BODY_SIZE)

@@ -586,3 +586,8 @@ def test_trailing_slash_redirect_re_encodes_the_path(client_for: ClientFactory) 
     assert "x-injected" not in response.headers
     followed = client_for(app).get("/files/caf%C3%A9%20menu/")
     assert followed.json() == {"name": "café menu"}
+
+
+def test_unknown_app_option_is_refused_naming_the_valid_ones() -> None:
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['debgu'\].*'debug'"):
+        Ecko(debgu=True)  # type: ignore[call-overload]
