@@ -17,6 +17,7 @@ import msgspec
 
 from ecko import Ecko, NotFound, Query, ValidationError, context
 
+logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
 logger = logging.getLogger("todo")
 
 
