@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, ParamSpec, TypedDict, TypeVar, Unpack, cast, overload
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 from ecko import context as request_context
 from ecko.concurrency import DEFAULT_THREADPOOL_SIZE, configure_threadpool, run_sync
@@ -25,12 +25,13 @@ from ecko.error_handlers import (
 from ecko.exceptions import (
     AppStartedError,
     HTTPException,
+    MethodNotAllowed,
     NotFound,
     RouteDefinitionError,
     ValidationError,
     status_phrase,
 )
-from ecko.lifespan import Lifespan, call_hook
+from ecko.lifespan import Lifespan
 from ecko.middleware import Middleware, build_chain
 from ecko.requests import DEFAULT_MAX_BODY_SIZE, ClientDisconnected, Request
 from ecko.responses import JSONResponse, RedirectResponse, Response, to_response
@@ -43,7 +44,6 @@ from ecko.routing import (
     RouteTable,
     WebSocketRoute,
     merge_router_hooks,
-    resolve_route,
     url_for,
 )
 from ecko.types import ASGIApp, Handler, Hook, Receive, Scope, Send
@@ -55,6 +55,8 @@ StateT = TypeVar("StateT")
 E = TypeVar("E", bound=Callable[..., Any])
 
 logger = logging.getLogger("ecko")
+
+_QUERY_SAFE = "&=+%/;:@,?!$'()*-._~"
 
 LifespanContext = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -153,7 +155,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         self._middleware: list[Middleware] = []
         self._asgi_middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._exception_handlers = ExceptionHandlers()
-        self._takes_request: dict[Callable[..., Any], bool] = {}
+        # handler -> (async caller, takes the request): worked out once, at registration.
+        self._exception_callers: dict[Callable[..., Any], tuple[Callable[..., Any], bool]] = {}
         self._startup_hooks: list[Hook] = []
         self._shutdown_hooks: list[Hook] = []
         self._frozen = False
@@ -238,7 +241,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                 raise RouteDefinitionError(
                     f"Exception handler {handler.__qualname__} must take (exc) or (request, exc)"
                 )
-            self._takes_request[handler] = arity == 2
+            self._exception_callers[handler] = (_as_async(handler), arity == 2)
             self._exception_handlers.add(key, handler)
             return handler
 
@@ -289,6 +292,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                     _bind_request_hook(h) for h in (*app_before_ws, *route.before_hooks)
                 )
         self._app_after_hooks = tuple(_as_async(h) for h in app_after)
+        self._table.link_fallbacks()
         # WebSockets skip the (request, call_next) chain; a middleware that can read its state
         # from the handshake (sessions) offers `open_session(scope)` for them.
         self._websocket_session_openers: tuple[Callable[[Scope], Any], ...] = tuple(
@@ -374,25 +378,27 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         route: Route | None = None
         try:
             scope = request.scope
-            path = self._route_path(scope)
-            found = self._table.match(path, self._raw_route_path(scope))
+            found = self._table.match(self._route_path(scope), self._raw_route_path(scope))
             if found is None:
                 return await self._miss(request)
             entry, values = found
             method: str = scope["method"]
-            candidate = entry.routes.get(method)
-            if candidate is None and not values:
-                # A static path lacking the method falls through to a dynamic template.
-                dynamic = self._table.match_dynamic(path, self._raw_route_path(scope))
-                if dynamic is not None and (
-                    method in dynamic[0].routes or (method == "HEAD" and "GET" in dynamic[0].routes)
-                ):
-                    entry, values = dynamic
-                    candidate = entry.routes.get(method)
-            if candidate is None and method == "OPTIONS":
-                return await self._after(None, request, Response(None, 204, {"allow": entry.allow}))
-            route = candidate if candidate is not None else resolve_route(entry, method)  # type: ignore[assignment]
-            assert isinstance(route, Route)
+            found_route = entry.route_for(method)
+            if found_route is None and method == "HEAD":
+                # HEAD reuses GET's handler; the response drops the body (RFC 9110, 9.3.2).
+                found_route = entry.route_for("GET")
+            if found_route is None:
+                if method == "OPTIONS":
+                    allow = {"allow": entry.allow}
+                    return await self._after(None, request, Response(None, 204, allow))
+                raise MethodNotAllowed(
+                    f"Method {method} is not allowed here", allowed=entry.allow.split(", ")
+                )
+            candidate, _, fallback_values = found_route
+            if fallback_values:
+                values = list(fallback_values)
+            assert isinstance(candidate, Route)
+            route = candidate
             if values:
                 request.path_params = dict(zip(route.param_names, values, strict=True))
             if route.max_body_size is not ...:
@@ -435,10 +441,11 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         if self.redirect_slashes and path != "/":
             other = path[:-1] if path.endswith("/") else path + "/"
             if self._table.match(other) is not None:
-                query = scope.get("query_string", b"").decode("latin-1")
-                # `other` is decoded: re-encode it, or "%0D%0A" in the request becomes CR/LF.
+                query: bytes = scope.get("query_string", b"")
+                # `other` is decoded: re-encode it, or "%0D%0A" in the request becomes CR/LF;
+                # the query string is passed on byte for byte, escaping only what must be.
                 target = quote(scope.get("root_path", "") + other)
-                location = target + (f"?{query}" if query else "")
+                location = target + ("?" + quote_from_bytes(query, _QUERY_SAFE) if query else "")
                 return await self._after(None, request, RedirectResponse(location, 308))
         raise NotFound(f"No route matches {scope['method']} {path}")
 
@@ -473,8 +480,14 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         self, handler: Callable[..., Any], request: Request, error: Exception, status: int
     ) -> tuple[Response, bool]:
         try:
-            args = (request, error) if self._takes_request[handler] else (error,)
-            return to_response(await call_hook(handler, *args), status), True
+            call, takes_request = self._exception_callers[handler]
+            result = await (call(request, error) if takes_request else call(error))
+            response = to_response(result, status)
+            if isinstance(error, HTTPException):
+                # Allow, WWW-Authenticate, Retry-After... belong to the error, whoever renders it.
+                for name, value in error.headers.items():
+                    response.headers.setdefault(name, value)
+            return response, True
         except Exception as failure:  # noqa: BLE001 - a broken handler is a logged 500
             where = f"exception handler {getattr(handler, '__qualname__', handler)}"
             return self._internal_error(failure, request, where), False

@@ -23,6 +23,55 @@ def check_header_text(text: str, what: str) -> str:
     return text
 
 
+# RFC 9110 5.6.2: a field name is a token.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def check_header_name(name: str) -> str:
+    """Return `name` lower-cased, refusing anything but an RFC 9110 token.
+
+    Raises:
+        TypeError: `name` is not a str.
+        ValueError: `name` is empty or holds a character a field name cannot.
+    """
+    if type(name) is not str:
+        raise TypeError(f"Header names must be str, got {type(name).__name__} {name!r}")
+    check_header_text(name, "Header name")
+    if not name or not _TOKEN_CHARS.issuperset(name):
+        raise ValueError(
+            f"Header name {name!r} is not a valid HTTP field name "
+            "(letters, digits and !#$%&'*+-.^_`|~)"
+        )
+    return name.lower()
+
+
+def check_header_value(name: str, value: str) -> str:
+    """Return `value` unchanged if it can be sent as the value of header `name`.
+
+    Raises:
+        TypeError: `value` is not a str (convert numbers with str()).
+        ValueError: `value` holds CR, LF or NUL, or a character outside Latin-1.
+    """
+    if type(value) is not str:
+        raise TypeError(
+            f"Header {name!r} must be a str, got {type(value).__name__} {value!r}; "
+            "convert it with str()"
+        )
+    check_header_text(value, f"Header {name!r} value")
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"Header {name!r} value {value!r} has characters outside Latin-1, which HTTP "
+                "headers cannot carry; "
+                "percent-encode it (urllib.parse.quote) or use RFC 8187 encoding"
+            ) from None
+    return value
+
+
 class Headers(Mapping[str, str]):
     """Read-only, case-insensitive, multi-value view of raw ASGI headers.
 
@@ -102,16 +151,11 @@ class MutableHeaders:
 
     def add(self, name: str, value: str) -> None:
         """Append a header, keeping any existing values of the same name."""
-        self._items.append(
-            (
-                check_header_text(name, "Header name").lower(),
-                check_header_text(value, "Header value"),
-            )
-        )
+        self._items.append((check_header_name(name), check_header_value(name, value)))
 
     def __setitem__(self, name: str, value: str) -> None:
-        key = check_header_text(name, "Header name").lower()
-        check_header_text(value, "Header value")
+        key = check_header_name(name)
+        check_header_value(name, value)
         self._items = [item for item in self._items if item[0] != key]
         self._items.append((key, value))
 

@@ -47,6 +47,11 @@ class HTTPException(Exception):
         detail: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if not 400 <= int(status_code) <= 599:
+            raise ValueError(
+                f"HTTPException needs an error status (400-599), got {status_code}; "
+                "return a response for other statuses"
+            )
         self.status_code = int(status_code)  # type: ignore[misc]
         if detail is None:
             detail = self.default_detail or status_phrase(self.status_code)

@@ -10,6 +10,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Annotated, Any, TypedDict, Union, Unpack, get_args, get_origin
 
 import msgspec
@@ -409,7 +410,8 @@ def _compile_field(
         required=default is _MISSING,
         multiple=multiple,
         boolean=_is_kind(annotation, bool),
-        finite_only=_is_kind(annotation, float) and not (marker and marker.allow_inf_nan),
+        finite_only=(_is_kind(annotation, float) or _is_kind(annotation, Decimal))
+        and not (marker and marker.allow_inf_nan),
         marker=marker,
     )
 
@@ -523,6 +525,8 @@ class ParamPlan:
 
     __slots__ = (
         "body",
+        "body_decoder",
+        "body_fields",
         "fields",
         "finite_names",
         "handler",
@@ -576,9 +580,13 @@ class ParamPlan:
                     f"{_describe(handler)}: a parameter type cannot be read from a request: "
                     f"{error}; use {_TEXT_TYPE_NAMES}"
                 ) from error
+        self.body_decoder: msgspec.json.Decoder[Any] | None = None
+        self.body_fields: dict[str, tuple[Any, bool]] | None = None
         if self.body is not None:
             try:
-                msgspec.json.Decoder(self.body.annotation)
+                self.body_decoder = msgspec.json.Decoder(self.body.annotation)
+                # Evaluated now so a validation error never evaluates type hints per request.
+                self.body_fields = _object_fields(_strip_optional(self.body.annotation)[0])
                 custom = _custom_types(msgspec.inspect.type_info(self.body.annotation), set())
             except (TypeError, ValueError) as error:
                 raise RouteDefinitionError(
@@ -697,9 +705,10 @@ class ParamPlan:
             kwargs[field.name] = copy.deepcopy(field.default)
             return []
         try:
-            kwargs[field.name] = decode_json(body, field.annotation)
+            assert self.body_decoder is not None
+            kwargs[field.name] = self.body_decoder.decode(body)
         except msgspec.ValidationError as error:
-            return _body_errors(body, field.annotation, error)
+            return _body_errors(body, self.body_fields, error)
         except msgspec.DecodeError as error:
             message = str(error)
             if "(byte " not in message:
@@ -742,11 +751,11 @@ def _has_non_finite(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _NON_FINITE
 
 
-def _body_errors(body: bytes, annotation: Any, error: msgspec.ValidationError) -> list[FieldError]:
+def _body_errors(
+    body: bytes, field_types: dict[str, tuple[Any, bool]] | None, error: msgspec.ValidationError
+) -> list[FieldError]:
     """List every invalid top-level field of an object body, not just the first."""
     first = _field_error(["body"], error)
-    inner, _ = _strip_optional(annotation)
-    field_types = _object_fields(inner)
     if field_types is None:
         return [first]
     try:

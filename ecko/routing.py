@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
-from ecko.exceptions import AppStartedError, MethodNotAllowed, RouteDefinitionError
+from ecko.exceptions import AppStartedError, RouteDefinitionError
 from ecko.params import ParamPlan, compile_handler
 from ecko.types import Handler, Hook
 
@@ -249,6 +249,8 @@ class PathEntry:
     shape: str
     routes: dict[str, AnyRoute] = field(default_factory=dict)
     allow: str = ""
+    fallback: tuple[PathEntry, tuple[str, ...]] | None = None
+    """For a static path: the dynamic entry (and its values) the same path also matches."""
 
     def add(self, route: AnyRoute) -> None:
         """Register `route` for its methods, refusing a method already taken."""
@@ -262,12 +264,28 @@ class PathEntry:
                 )
         for method in route.methods:
             self.routes[method] = route
-        allowed = set(self.routes) - {WEBSOCKET}
-        if "GET" in allowed:
-            allowed.add("HEAD")
-        if allowed:
-            allowed.add("OPTIONS")
-        self.allow = ", ".join(sorted(allowed))
+        self.allow = _allow_header(set(self.routes))
+
+    def route_for(self, method: str) -> tuple[AnyRoute, PathEntry, tuple[str, ...]] | None:
+        """Find the route for `method` here, or in the dynamic entry a static path shadows."""
+        route = self.routes.get(method)
+        if route is not None:
+            return route, self, ()
+        if self.fallback is not None:
+            entry, values = self.fallback
+            route = entry.routes.get(method)
+            if route is not None:
+                return route, entry, values
+        return None
+
+
+def _allow_header(methods: set[str]) -> str:
+    allowed = methods - {WEBSOCKET}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    if allowed:
+        allowed.add("OPTIONS")
+    return ", ".join(sorted(allowed))
 
 
 Match = tuple[PathEntry, list[str]]
@@ -307,6 +325,20 @@ class RouteTable:
                 node = node.children.setdefault(segment.text, _Node())
         node.entry = entry
 
+    def link_fallbacks(self) -> None:
+        """Let each static path fall through to the dynamic route it also matches, by method.
+
+        As in Starlette and werkzeug, `GET /users/me` reaches `GET /users/{id}` when
+        `/users/me` only has POST. Done once at start-up; `Allow` lists both.
+        """
+        for path, entry in self.static.items():
+            found = self.match_dynamic(path)
+            if found is None:
+                continue
+            dynamic, values = found
+            entry.fallback = (dynamic, tuple(values))
+            entry.allow = _allow_header(set(entry.routes) | set(dynamic.routes))
+
     def match(self, path: str, raw_path: bytes | None = None) -> Match | None:
         """Find the entry for `path` and the parameter values in template order.
 
@@ -321,11 +353,7 @@ class RouteTable:
         return self.match_dynamic(path, raw_path)
 
     def match_dynamic(self, path: str, raw_path: bytes | None = None) -> Match | None:
-        """Match `path` against dynamic templates only.
-
-        A static entry lacking the request's method falls through to these, as in
-        Starlette and werkzeug.
-        """
+        """Match `path` against dynamic templates only."""
         if not path.startswith("/"):
             return None
         if raw_path is not None and b"%2f" in raw_path.lower():
@@ -371,23 +399,6 @@ def _walk(node: _Node, parts: list[str], index: int, values: list[str]) -> PathE
             values.append(rest)
             return node.rest
     return None
-
-
-def resolve_route(entry: PathEntry, method: str) -> AnyRoute:
-    """Pick the route for `method` in `entry`: HEAD falls back to GET.
-
-    Raises:
-        MethodNotAllowed: no route of this path takes `method` (carries `Allow`).
-    """
-    route = entry.routes.get(method)
-    if route is None and method == "HEAD":
-        # HEAD reuses GET's handler; the response drops the body (RFC 9110, 9.3.2).
-        route = entry.routes.get("GET")
-    if route is None:
-        raise MethodNotAllowed(
-            f"Method {method} is not allowed here", allowed=entry.allow.split(", ")
-        )
-    return route
 
 
 class RouteRegistrar:

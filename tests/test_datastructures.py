@@ -302,3 +302,15 @@ def test_state_holds_attributes() -> None:
 def test_state_names_a_missing_attribute() -> None:
     with pytest.raises(AttributeError, match="State has no attribute 'db'; set it first"):
         State().db  # noqa: B018 - the attribute access is the behaviour under test
+
+
+def test_mutable_headers_refuse_non_str_values_bad_names_and_non_latin1() -> None:
+    headers = MutableHeaders()
+    with pytest.raises(TypeError, match=r"'X-Count' must be a str, got int 5; convert it"):
+        headers["X-Count"] = 5  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="not a valid HTTP field name"):
+        headers.add("Bad Name:", "x")
+    with pytest.raises(ValueError, match="outside Latin-1"):
+        headers["X-Euro"] = "€"
+    headers["X-Latin"] = "café"
+    assert headers.raw() == [(b"x-latin", "café".encode("latin-1"))]

@@ -689,3 +689,10 @@ def test_fixed_status_errors_take_any_detail_first() -> None:
     error = Conflict({"field": "email"})
     assert (error.status_code, error.detail) == (409, {"field": "email"})
     assert HTTPException(418, "teapot").status_code == 418
+
+
+def test_http_exception_refuses_a_status_that_is_not_an_error() -> None:
+    with pytest.raises(ValueError, match=r"error status \(400-599\), got 999"):
+        HTTPException(999, "nope")
+    with pytest.raises(ValueError, match="got 200"):
+        HTTPException(200)

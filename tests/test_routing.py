@@ -1045,4 +1045,38 @@ def test_static_path_without_the_method_falls_through_to_a_dynamic_route(
     assert client.post("/users/me").json() == {"who": "me"}
     refused = client.delete("/users/me")
     assert refused.status_code == 405
-    assert refused.headers["allow"] == "OPTIONS, POST"
+    assert refused.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert client.options("/users/me").headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_slash_redirect_passes_the_raw_query_string_on_byte_for_byte() -> None:
+    app = Ecko()
+
+    @app.get("/items")
+    def items() -> dict[str, str]:
+        return {}
+
+    async def call(query: bytes) -> dict[bytes, bytes]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/items/",
+            "root_path": "",
+            "query_string": query,
+            "headers": [],
+        }
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 308
+        return dict(sent[0]["headers"])
+
+    assert asyncio.run(call(b"a=%C3%A9&b=1"))[b"location"] == b"/items?a=%C3%A9&b=1"
+    assert asyncio.run(call(b"a=\xe9"))[b"location"] == b"/items?a=%E9"
+    assert asyncio.run(call(b"a=\r\nSet-Cookie:x"))[b"location"] == b"/items?a=%0D%0ASet-Cookie:x"

@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import threading
@@ -681,7 +682,7 @@ def test_app_sending_after_the_client_left_gets_oserror_not_reported() -> None:
 
 
 def test_app_ignoring_the_disconnect_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ecko.testing._EXIT_TIMEOUT", 0.1)
+    monkeypatch.setattr("ecko.testing.websocket._EXIT_TIMEOUT", 0.1)
     cancelled = threading.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -883,3 +884,22 @@ def test_live_server_needs_a_target_or_command() -> None:
         LiveServer()
     with pytest.raises(RuntimeError, match="not started"):
         _ = LiveServer("live_app:app").url
+
+
+def test_without_httpx_any_ecko_testing_import_names_the_extra() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["httpx"] = None  # what a missing package looks like to `import`
+        from ecko.exceptions import MissingDependencyError
+        try:
+            import ecko.testing.client
+        except MissingDependencyError as error:
+            print(error)
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "pip install 'ecko[testing]'" in completed.stdout
