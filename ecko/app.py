@@ -406,7 +406,10 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             for hook in route.before_hooks:
                 early = await hook(request)
                 if early is not None:
-                    return await self._after(route, request, to_response(early))
+                    response = to_response(early)
+                    if response.needs_prepare:
+                        await response.prepare(request.scope)
+                    return await self._after(route, request, response)
             plan = route.plan
             kwargs = await plan.resolve(request) if not plan.is_empty else {}
             if route.is_async:
@@ -414,6 +417,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             else:
                 result = await run_sync(route.handler, **kwargs)
             response = to_response(result, route.status_code)
+            if response.needs_prepare:
+                await response.prepare(request.scope)
         except Exception as error:  # noqa: BLE001 - dispatch answers every failure
             response, handled = await self._error_response(request, error)
             if not handled:

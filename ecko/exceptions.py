@@ -16,7 +16,12 @@ class FieldError(TypedDict):
 
 
 # RFC 9110 names; Python's table uses the older names before 3.13.
-_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
+_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
 
 
 def status_phrase(status_code: int) -> str:

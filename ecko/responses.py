@@ -25,6 +25,7 @@ from ecko._http import (
 )
 from ecko.concurrency import iterate_in_threadpool, run_sync
 from ecko.datastructures import MutableHeaders, check_header_text
+from ecko.exceptions import HTTPException, NotFound
 from ecko.serialization import encode_json
 from ecko.types import Receive, Scope, Send
 
@@ -103,6 +104,8 @@ class Response:
 
     media_type: str | None = None
     charset: ClassVar[str] = "utf-8"
+    needs_prepare: ClassVar[bool] = False
+    """True when `prepare()` must run before sending (the app calls it inside dispatch)."""
 
     def __init__(
         self,
@@ -234,6 +237,9 @@ class Response:
             samesite=samesite,
             partitioned=partitioned,
         )
+
+    async def prepare(self, scope: Scope) -> None:
+        """Check, before sending, what could fail (see `needs_prepare`); a no-op here."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the response: `http.response.start`, then the body (empty for HEAD)."""
@@ -497,6 +503,32 @@ class FileResponse(Response):
             self.headers.setdefault(
                 "content-disposition", _content_disposition(content_disposition_type, filename)
             )
+
+    needs_prepare = True
+
+    async def prepare(self, scope: Scope) -> None:
+        """Check the file before sending, so its errors go through the app's error handling.
+
+        Raises:
+            NotFound: the file is missing or not a regular file.
+            HTTPException: 416, the requested ranges cannot be satisfied.
+        """
+        opened = await run_sync(_open_regular_file, self.path, self.stat_result, False)
+        if opened is None:
+            raise NotFound("File not found")
+        stat_result, _ = opened
+        self.stat_result = stat_result
+        if self.status_code != 200 or scope.get("method") != "GET":
+            return
+        request = _read_request_headers(scope)
+        if "range" in request and stat_result.st_size > 0:
+            etag = self.headers.get("etag") or _make_etag(stat_result)
+            if _requested_ranges(request, etag, stat_result.st_mtime, stat_result.st_size) == []:
+                raise HTTPException(
+                    416,
+                    "The requested range is not satisfiable",
+                    {"content-range": f"bytes */{stat_result.st_size}"},
+                )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send the file, a 304, the requested ranges (206), a 416 or a 404."""

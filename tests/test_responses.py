@@ -17,6 +17,7 @@ from ecko import (
     Ecko,
     FileResponse,
     HTMLResponse,
+    HTTPException,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -609,3 +610,36 @@ def test_logged_500_for_an_unencodable_return_value(
     assert response.status_code == 500
     assert "object" not in response.json()["detail"]
     assert "TypeError" in caplog.text
+
+
+def test_file_errors_go_through_the_apps_formatter_and_handlers(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"0123456789")
+    app = Ecko()
+
+    @app.error_formatter
+    def shaped(exc: HTTPException, problem: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        return {"error": problem["title"]}, exc.status_code
+
+    @app.exception_handler(404)
+    def not_found(exc: HTTPException) -> tuple[dict[str, str], int]:
+        return {"missing": str(exc.detail)}, 404
+
+    @app.get("/missing")
+    def missing() -> FileResponse:
+        return FileResponse(tmp_path / "nope.txt")
+
+    @app.get("/data")
+    def get_data() -> FileResponse:
+        return FileResponse(data)
+
+    client = client_for(app)
+    assert client.get("/missing").json() == {"missing": "File not found"}
+    unsatisfiable = client.get("/data", headers={"Range": "bytes=50-60"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.json() == {"error": "Range Not Satisfiable"}
+    assert unsatisfiable.headers["content-range"] == "bytes */10"
+    partial = client.get("/data", headers={"Range": "bytes=2-4"})
+    assert (partial.status_code, partial.content) == (206, b"234")
