@@ -153,6 +153,10 @@ class MutableHeaders:
         """Append a header, keeping any existing values of the same name."""
         self._items.append((check_header_name(name), check_header_value(name, value)))
 
+    def append_validated(self, name: str, value: str) -> None:
+        """Append a header already checked: `name` lower-case, `value` sendable."""
+        self._items.append((name, value))
+
     def __setitem__(self, name: str, value: str) -> None:
         key = check_header_name(name)
         check_header_value(name, value)

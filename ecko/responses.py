@@ -24,7 +24,7 @@ from ecko._http import (
     _requested_ranges,
 )
 from ecko.concurrency import iterate_in_threadpool, run_sync
-from ecko.datastructures import MutableHeaders, check_header_text
+from ecko.datastructures import MutableHeaders, check_header_text, check_header_value
 from ecko.exceptions import HTTPException, NotFound
 from ecko.serialization import encode_json
 from ecko.types import Receive, Scope, Send
@@ -53,10 +53,21 @@ def _has_no_body(status_code: int) -> bool:
     return status_code < 200 or status_code == 204 or status_code == 304
 
 
+_CONTENT_TYPES: dict[tuple[str, str], str] = {}
+
+
 def _content_type(media_type: str, charset: str) -> str:
-    if media_type.startswith("text/") and "charset=" not in media_type.lower():
-        return f"{media_type}; charset={charset}"
-    return media_type
+    """Return the validated Content-Type value, computed once per media type and charset."""
+    key = (media_type, charset)
+    value = _CONTENT_TYPES.get(key)
+    if value is None:
+        value = media_type
+        if media_type.startswith("text/") and "charset=" not in media_type.lower():
+            value = f"{media_type}; charset={charset}"
+        check_header_value("content-type", value)
+        if len(_CONTENT_TYPES) < 256:  # bounded: media types may come from user input
+            _CONTENT_TYPES[key] = value
+    return value
 
 
 def _encode_headers(
@@ -121,7 +132,8 @@ class Response:
         self.headers = MutableHeaders(headers)
         media_type = self.media_type
         if media_type is not None and (headers is None or "content-type" not in self.headers):
-            self.headers.add("content-type", _content_type(media_type, self.charset))
+            # Validated once per media type in _content_type, so appended directly.
+            self.headers.append_validated("content-type", _content_type(media_type, self.charset))
 
     @property
     def _headers(self) -> MutableHeaders:
