@@ -593,7 +593,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                     await websocket.send_denial_response(response)
                 return
         else:
-            log_unhandled(error, None, request_id_for(None), f"WebSocket {websocket.path}")
+            log_unhandled(error, websocket, request_id_for(None))
             code = 1011
             reason = f"{type(error).__name__}: {error}" if self.debug else "Internal error"
             if not accepted and websocket.application_state is WebSocketState.CONNECTING:

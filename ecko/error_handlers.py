@@ -10,6 +10,7 @@ from typing import Any
 from ecko.exceptions import HTTPException, InternalServerError, ValidationError, status_phrase
 from ecko.requests import Request
 from ecko.responses import HTMLResponse, JSONResponse, Response, to_response
+from ecko.websockets import WebSocket
 
 logger = logging.getLogger("ecko.error")
 
@@ -47,10 +48,16 @@ def request_id_for(request: Request | None) -> str:
 
 
 def log_unhandled(
-    exc: BaseException, request: Request | None, request_id: str, where: str = ""
+    exc: BaseException,
+    request: Request | WebSocket | None,
+    request_id: str,
+    where: str = "",
 ) -> None:
     """Log an unhandled exception with its traceback, the request line and the request id."""
-    line = f"{request.method} {request.path}" if request is not None else "(no request)"
+    if isinstance(request, WebSocket):
+        line = f"WebSocket {request.path}"
+    else:
+        line = f"{request.method} {request.path}" if request is not None else "(no request)"
     logger.error(
         "Unhandled %s in %s%s [request id %s]",
         type(exc).__name__,
