@@ -113,7 +113,8 @@ class Request:
     def client(self) -> tuple[str, int] | None:
         """The client's `(host, port)`, when the server knows it."""
         client = self.scope.get("client")
-        return (client[0], client[1]) if client else None
+        # granian sends the port as a string; ASGI says int.
+        return (str(client[0]), int(client[1])) if client else None
 
     @property
     def content_type(self) -> str:

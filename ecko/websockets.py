@@ -119,7 +119,8 @@ class WebSocket:
     def client(self) -> tuple[str, int] | None:
         """The client's `(host, port)`, when the server knows it."""
         client = self.scope.get("client")
-        return (client[0], client[1]) if client else None
+        # granian sends the port as a string; ASGI says int.
+        return (str(client[0]), int(client[1])) if client else None
 
     @property
     def subprotocols(self) -> list[str]:

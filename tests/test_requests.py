@@ -408,3 +408,11 @@ async def _no_receive() -> Message:
 )
 def test_parse_cookies(header: str | None, expected: dict[str, str]) -> None:
     assert parse_cookies(header) == expected
+
+
+def test_client_port_is_an_int_even_when_the_server_sends_a_string() -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    request = Request({"type": "http", "headers": [], "client": ("10.0.0.1", "5123")}, receive)
+    assert request.client == ("10.0.0.1", 5123)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -22,7 +23,11 @@ DEBUG_VARIABLE = "ECKO_DEBUG"
 """`Ecko(debug=None)` reads this; `ecko run` sets it in development and clears it with --prod."""
 
 STARTUP_FAILURE = 3
-"""uvicorn's exit code when the app's lifespan startup fails or the address cannot be bound."""
+"""uvicorn's exit code when the app's lifespan startup fails or the address cannot be bound.
+
+`ecko run --server granian` uses it too when the address cannot be bound; granian itself
+exits 1 when a worker's lifespan startup fails.
+"""
 
 _GRANIAN_LOG_LEVELS = {"trace": "debug"}
 
@@ -168,6 +173,18 @@ def _serve_granian(
 ) -> int:
     constants = import_optional("granian.constants", extra="granian")
     log = import_optional("granian.log", extra="granian")
+    reload_options: dict[str, Any] = {}
+    if settings.reload:
+        import watchfiles  # uvicorn[standard] brings it; granian's reloader needs it too
+
+        reload_options = {
+            # granian watches the current directory by default; a file target may be elsewhere.
+            "reload_paths": [Path(target.app_dir or os.getcwd())],
+            # By default granian reloads on any file written (a log, a SQLite database, an
+            # upload), so an app writing into its folder restarts forever; uvicorn watches
+            # *.py only.
+            "reload_filter": watchfiles.PythonFilter,
+        }
     server = granian.Granian(
         target.import_string,
         address=options.host,
@@ -178,11 +195,27 @@ def _serve_granian(
         log_level=log.LogLevels(_GRANIAN_LOG_LEVELS.get(options.log_level, options.log_level)),
         url_path_prefix=options.root_path or None,
         working_dir=Path(target.app_dir or os.getcwd()),
+        **reload_options,
     )
+    # granian forks its workers where fork is the default (Linux before 3.14), and this
+    # process imported the app to validate it: forked workers would reuse that import, so
+    # reload would serve stale code and whatever the module opened would be shared. Spawned
+    # workers import the app afresh, as uvicorn's workers and reloader do.
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)
     try:
         server.serve()
     except SystemExit as exit_:
         return _exit_code(exit_)
+    except (OSError, RuntimeError) as error:
+        # granian's main process raises only while starting, as when the address is taken:
+        # RuntimeError("Address already in use (os error 98)"), followed by a Rust stack
+        # trace when RUST_BACKTRACE is set. Workers' failures arrive as SystemExit.
+        reason = str(error).partition("\n")[0]
+        print(f"error: the server could not start: {reason}", file=sys.stderr)
+        return STARTUP_FAILURE
+    finally:
+        multiprocessing.set_start_method(start_method, force=True)
     return 0
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -120,13 +120,12 @@ def test_malformed_target_fails_with_exit_2(
     )
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("granian") is not None, reason="granian is installed here"
-)
 def test_granian_missing_names_the_extra_in_one_line(
-    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_module("main.py", RAW_ASGI_APP)
+    # A None entry makes `import granian` raise ImportError, as if it were not installed.
+    monkeypatch.setitem(sys.modules, "granian", None)
 
     assert main(["run", "main:app", "--server", "granian"]) == 2
 
@@ -297,3 +296,106 @@ def test_port_in_use_exits_with_the_startup_failure_code(
 
         assert ecko.wait() == 3
     assert "address already in use" in ecko.log
+
+
+def test_granian_reload_serves_a_file_outside_the_current_directory_and_picks_up_edits(
+    tmp_path: Path, start_ecko: StartEcko
+) -> None:
+    app_file = tmp_path / "my-project" / "server.py"
+    app_file.parent.mkdir()
+    app_file.write_text(RAW_ASGI_APP)
+    (tmp_path / "elsewhere").mkdir()
+    port = free_port()
+
+    ecko = start_ecko(
+        "run", "../my-project/server.py:app", "--server", "granian", "--port", str(port),
+        cwd=tmp_path / "elsewhere",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+
+    assert ecko.get(url) == "debug=1"
+    edited = RAW_ASGI_APP.replace('BODY = "debug={debug}"', 'BODY = "edited"')
+    saved_at = 0.0
+
+    def serves_the_edit(body: str) -> bool:
+        nonlocal saved_at
+        # granian arms its watcher after the worker starts: save again until the edit is served.
+        if body != "edited" and time.monotonic() - saved_at > 1:
+            app_file.write_text(edited)
+            saved_at = time.monotonic()
+        return body == "edited"
+
+    assert ecko.get(url, until=serves_the_edit) == "edited"
+    assert ecko.stop() == 0
+    assert "serving server:app in development mode (reload on, debug on, 1 worker)" in ecko.log
+    assert "Changes detected, reloading workers" in ecko.log
+
+
+def test_granian_prod_serves_without_debug_under_the_root_path(
+    tmp_path: Path, start_ecko: StartEcko
+) -> None:
+    (tmp_path / "tmpmod.py").write_text(with_body("debug={debug} root_path={root_path}"))
+    port = free_port()
+
+    ecko = start_ecko(
+        "run", "tmpmod:app", "--server", "granian", "--port", str(port), "--prod",
+        "--root-path", "/api", env={"ECKO_DEBUG": "1"},
+    )  # fmt: skip
+
+    assert ecko.get(f"http://127.0.0.1:{port}/api/") == "debug=<unset> root_path=/api"
+    assert ecko.stop() == 0
+    assert "serving tmpmod:app in production mode (reload off, debug off, 1 worker)" in ecko.log
+
+
+def test_granian_prod_runs_several_workers(tmp_path: Path, start_ecko: StartEcko) -> None:
+    (tmp_path / "tmpmod.py").write_text(with_body("pid={pid}"))
+    port = free_port()
+
+    ecko = start_ecko(
+        "run", "tmpmod:app", "--server", "granian", "--port", str(port), "--prod",
+        "--workers", "2",
+    )  # fmt: skip
+
+    # granian serves from worker processes, never from the process `ecko run` started.
+    assert ecko.get(f"http://127.0.0.1:{port}/") != f"pid={ecko.process.pid}"
+    assert ecko.stop() == 0
+    assert "serving tmpmod:app in production mode (reload off, debug off, 2 workers)" in ecko.log
+    assert "Stopped worker-2" in ecko.log
+
+
+def test_granian_exits_non_zero_when_the_app_fails_to_start(
+    tmp_path: Path, start_ecko: StartEcko
+) -> None:
+    (tmp_path / "failing.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    assert scope['type'] == 'lifespan'\n"
+        "    await receive()\n"
+        "    await send({'type': 'lifespan.startup.failed', 'message': 'database unreachable'})\n"
+    )
+
+    ecko = start_ecko(
+        "run", "failing:app", "--server", "granian", "--port", str(free_port()), "--prod"
+    )
+
+    # The worker exits 1 and granian stops with it; uvicorn's startup-failure code is 3.
+    assert ecko.wait() == 1
+    assert "[ERROR] database unreachable" in ecko.log
+    assert "ASGI lifespan startup failed" in ecko.log
+
+
+def test_granian_port_in_use_exits_with_the_startup_failure_code_in_one_line(
+    tmp_path: Path, start_ecko: StartEcko
+) -> None:
+    (tmp_path / "tmpmod.py").write_text(RAW_ASGI_APP)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        ecko = start_ecko("run", "tmpmod:app", "--server", "granian", "--port", str(port))
+
+        assert ecko.wait() == 3
+    assert ecko.log.endswith(
+        "error: the server could not start: Address already in use (os error 98)\n"
+    )
+    assert "Traceback" not in ecko.log
