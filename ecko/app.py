@@ -530,7 +530,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         found = self._websocket_table.match(self._route_path(scope), self._raw_route_path(scope))
         if found is None:
             # No route: refuse the handshake (the server answers 403), never hang.
-            await WebSocket(scope, receive, send).close(1008)
+            with contextlib.suppress(WebSocketDisconnect):
+                await WebSocket(scope, receive, send).close(1008)
             return
         entry, values = found
         route = entry.routes[WEBSOCKET]
@@ -554,7 +555,12 @@ class Ecko(RouteRegistrar, Generic[StateT]):
     async def _run_websocket(self, route: WebSocketRoute, websocket: WebSocket) -> None:
         try:
             for hook in route.before_hooks:
-                await hook(websocket)
+                early = await hook(websocket)
+                if early is not None:
+                    # As for HTTP, a hook's answer stands: here it refuses the handshake.
+                    if websocket.application_state is WebSocketState.CONNECTING:
+                        await websocket.send_denial_response(to_response(early))
+                    return
             kwargs = await route.plan.resolve(websocket)
             await route.handler(**kwargs)
         except WebSocketDisconnect:

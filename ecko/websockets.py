@@ -423,6 +423,7 @@ class Membership:
         await self._enter()
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._joined = False
         await self._leave()
 
 
@@ -473,8 +474,9 @@ class Hub:
     """Rooms of WebSocket connections in this process, and broadcasts to them.
 
     Sends to a room run concurrently, so a slow client delays no one else; a connection
-    whose send fails (or exceeds `send_timeout`) is dropped from every room, and its own
-    handler finds out when it next receives. Use one hub per process and event loop.
+    whose send fails (or exceeds `send_timeout`) is dropped from every room. A client that
+    went away is noticed by its own handler at the next receive; one dropped for slowness
+    stays connected but receives no more broadcasts. Use one hub per process and event loop.
 
     Args:
         send_timeout: seconds one send may take before its connection is dropped; None

@@ -1225,3 +1225,72 @@ def test_chat_example_refuses_a_name_that_is_too_long(client_for: ClientFactory)
     ):
         pass
     assert denied.value.status_code == 403
+
+
+def test_before_websocket_hook_answer_refuses_the_handshake(client_for: ClientFactory) -> None:
+    app = Ecko()
+    reached: list[str] = []
+
+    @app.before_request
+    @app.before_websocket
+    def require_login() -> tuple[dict[str, str], int] | None:
+        if "user" not in context.get("request", context.get("websocket")).cookies:
+            return {"error": "login"}, 401
+        return None
+
+    @app.websocket("/ws")
+    async def handler(ws: WebSocket) -> None:
+        reached.append("handler")
+        await ws.accept()
+        await ws.send_text("hi")
+
+    client = client_for(app)
+    with pytest.raises(WebSocketDenialResponse) as denied, client.websocket_connect("/ws"):
+        pass
+    assert denied.value.status_code == 401
+    assert msgspec.json.decode(denied.value.body) == {"error": "login"}
+    assert reached == []
+    client.cookies.set("user", "ada")
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "hi"
+
+
+def test_no_route_and_a_client_gone_before_connect_ends_quietly() -> None:
+    app = Ecko()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "websocket", "path": "/missing", "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+
+
+def test_a_membership_can_be_entered_again_after_leaving() -> None:
+    hub = Hub()
+
+    class Connection:
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        async def send_text(self, data: str) -> None:
+            self.texts.append(data)
+
+        async def send_bytes(self, data: bytes) -> None:
+            raise AssertionError("unused")
+
+    async def scenario() -> list[str]:
+        connection = Connection()
+        membership = hub.join("room", connection)
+        async with membership:
+            await hub.broadcast_text("room", "one")
+        async with membership:
+            await hub.broadcast_text("room", "two")
+        await hub.broadcast_text("room", "three")
+        return connection.texts
+
+    assert asyncio.run(scenario()) == ["one", "two"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -288,9 +289,21 @@ def _summary_and_description(route: Route) -> tuple[str | None, str | None]:
 def _json_value(value: Any) -> tuple[bool, Any]:
     """Return `(True, value as JSON builtins)`, or `(False, None)` when JSON cannot hold it."""
     try:
-        return True, msgspec.to_builtins(value)
+        builtins = msgspec.to_builtins(value)
     except (TypeError, ValueError):
         return False, None
+    # JSON has no nan or inf: msgspec would write null, which contradicts a number schema.
+    return (False, None) if _has_non_finite(builtins) else (True, builtins)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 def _parameter(field: ParamField, schema: dict[str, Any]) -> dict[str, Any]:

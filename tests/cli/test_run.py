@@ -278,6 +278,11 @@ def test_prod_runs_several_workers(tmp_path: Path, start_ecko: StartEcko) -> Non
     ecko = start_ecko("run", "tmpmod:app", "--port", str(port), "--prod", "--workers", "2")
 
     assert ecko.get(f"http://127.0.0.1:{port}/") != f"pid={ecko.process.pid}"
+    # The first answer can come before the second worker has started: wait for both.
+    deadline = time.monotonic() + 20
+    while ecko.log.count("Application startup complete.") < 2:
+        assert time.monotonic() < deadline, ecko.log
+        time.sleep(0.05)
     assert ecko.stop() == 0
     assert "serving tmpmod:app in production mode (reload off, debug off, 2 workers)" in ecko.log
     assert ecko.log.count("Application startup complete.") == 2

@@ -800,3 +800,20 @@ def test_openapi_and_docs_through_a_real_server() -> None:
     assert page.status_code == 200
     assert 'url: "/openapi.json"' in page.text
     assert created.status_code == 201
+
+
+def test_non_finite_defaults_and_examples_are_left_out_so_the_document_stays_valid() -> None:
+    app = Ecko()
+
+    @app.get("/limits")
+    def limits(
+        upper: float = Query(float("inf"), allow_inf_nan=True, examples=[float("nan"), 1.5]),
+    ) -> dict[str, float]:
+        return {"upper": upper}
+
+    document = build_document(app, title="T", version="1")
+    parameter = document["paths"]["/limits"]["get"]["parameters"][0]
+    assert "default" not in parameter["schema"]
+    assert [example["value"] for example in parameter.get("examples", {}).values()] == [1.5]
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
