@@ -47,7 +47,13 @@ from ecko.routing import (
     url_for,
 )
 from ecko.types import ASGIApp, Handler, Hook, Receive, Scope, Send
-from ecko.websockets import DEFAULT_MAX_MESSAGE_SIZE, WebSocket, WebSocketDisconnect, WebSocketState
+from ecko.websockets import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketMessageTypeError,
+    WebSocketState,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -598,6 +604,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                 with contextlib.suppress(Exception):
                     await websocket.send_denial_response(response)
                 return
+        elif isinstance(error, WebSocketMessageTypeError):
+            # The client's doing, not a server fault: RFC 6455's "unsupported data".
+            code, reason = 1003, error.reason
         else:
             log_unhandled(error, websocket, request_id_for(None))
             code = 1011

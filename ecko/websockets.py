@@ -57,6 +57,17 @@ class WebSocketError(RuntimeError):
     """A WebSocket was used out of order: wrong message kind, or used after it closed."""
 
 
+class WebSocketMessageTypeError(WebSocketError):
+    """The client sent a binary message where text was expected, or the reverse.
+
+    Left uncaught, it closes the connection with 1003 (unsupported data).
+    """
+
+    def __init__(self, expected: str, received: str, use: str) -> None:
+        super().__init__(f"Expected a {expected} message, got a {received} one; use {use}()")
+        self.reason = f"Expected a {expected} message"
+
+
 class WebSocket:
     """One WebSocket connection; handlers accept it, then exchange messages."""
 
@@ -257,7 +268,7 @@ class WebSocket:
         """
         data = await self._receive_data()
         if not isinstance(data, str):
-            raise WebSocketError("Expected a text message, got a binary one; use receive_bytes()")
+            raise WebSocketMessageTypeError("text", "binary", "receive_bytes")
         return data
 
     async def receive_bytes(self) -> bytes:
@@ -269,7 +280,7 @@ class WebSocket:
         """
         data = await self._receive_data()
         if not isinstance(data, bytes):
-            raise WebSocketError("Expected a binary message, got a text one; use receive_text()")
+            raise WebSocketMessageTypeError("binary", "text", "receive_text")
         return data
 
     @overload

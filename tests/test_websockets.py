@@ -690,12 +690,15 @@ def test_wrong_message_kind_raises_a_clear_error(client_for: ClientFactory) -> N
         assert ws.receive_text() == "Expected a binary message, got a text one; use receive_text()"
 
 
-def test_uncaught_wrong_message_kind_closes_with_1011(client_for: ClientFactory) -> None:
+def test_uncaught_wrong_message_kind_closes_with_1003_unsupported_data(
+    client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     with client_for(echo_app()).websocket_connect("/echo") as ws:
         ws.send_bytes(b"binary where text was expected")
         with pytest.raises(WebSocketClosed) as closed:
             ws.receive_text()
-    assert closed.value.code == 1011
+    assert (closed.value.code, closed.value.reason) == (1003, "Expected a text message")
+    assert "Unhandled" not in caplog.text
 
 
 def test_sending_or_receiving_after_close_raises_and_closing_again_is_harmless(
