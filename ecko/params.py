@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypedDict, Union, Unpack, get_args, get_origi
 import msgspec
 
 from ecko.exceptions import FieldError, RouteDefinitionError, UnsupportedMediaType, ValidationError
-from ecko.requests import Request
+from ecko.requests import HTTPConnection, Request
 from ecko.serialization import decode_json
 from ecko.websockets import WebSocket
 
@@ -600,7 +600,7 @@ class ParamPlan:
                     "JSON cannot be decoded into; use a msgspec Struct, dataclass or TypedDict"
                 )
 
-    def _raw_values(self, connection: Request | WebSocket) -> dict[str, Any]:
+    def _raw_values(self, connection: HTTPConnection) -> dict[str, Any]:
         raw: dict[str, Any] = {}
         query = connection.query_params
         headers = connection.headers if self.reads_headers else None
@@ -650,7 +650,7 @@ class ParamPlan:
                 errors.append(_field_error(loc, error))
         return errors
 
-    async def resolve(self, connection: Request | WebSocket) -> dict[str, Any]:
+    async def resolve(self, connection: HTTPConnection) -> dict[str, Any]:
         """Read, convert and validate every parameter of the handler from `connection`.
 
         Raises:

@@ -37,41 +37,17 @@ def parse_cookies(header: str | None) -> dict[str, str]:
     return cookies
 
 
-class Request:
-    """An incoming HTTP request, bound to the ASGI connection it came from."""
+class HTTPConnection:
+    """What HTTP requests and WebSocket connections share: path, URL, headers, query, cookies."""
 
-    __slots__ = (
-        "_body",
-        "_cookies",
-        "_headers",
-        "_query_params",
-        "_receive",
-        "max_body_size",
-        "path_params",
-        "scope",
-    )
+    __slots__ = ("_cookies", "_headers", "_query_params", "path_params", "scope")
 
-    def __init__(
-        self,
-        scope: Scope,
-        receive: Receive,
-        path_params: dict[str, str] | None = None,
-        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
-    ) -> None:
+    def __init__(self, scope: Scope, path_params: dict[str, str] | None = None) -> None:
         self.scope = scope
-        self._receive = receive
         self.path_params: dict[str, str] = path_params if path_params is not None else {}
-        self.max_body_size = max_body_size
-        self._body: bytes | None = None
         self._headers: Headers | None = None
         self._query_params: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
-
-    @property
-    def method(self) -> str:
-        """The HTTP method in capitals, e.g. "GET"."""
-        method: str = self.scope["method"]
-        return method
 
     @property
     def path(self) -> str:
@@ -81,12 +57,12 @@ class Request:
 
     @property
     def url(self) -> URL:
-        """The full URL the client asked for."""
+        """The full URL the client asked for (`ws://` or `wss://` for WebSockets)."""
         return URL.from_scope(self.scope)
 
     @property
     def headers(self) -> Headers:
-        """Case-insensitive, multi-value request headers."""
+        """Case-insensitive, multi-value request headers (the handshake's, for WebSockets)."""
         if self._headers is None:
             self._headers = Headers(self.scope["headers"])
         return self._headers
@@ -117,13 +93,8 @@ class Request:
         return (str(client[0]), int(client[1])) if client else None
 
     @property
-    def content_type(self) -> str:
-        """The media type of the body, lower-cased, without parameters ("" if absent)."""
-        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
-
-    @property
     def state(self) -> State:
-        """Per-request state, kept in the ASGI scope (`scope["ecko.state"]`)."""
+        """Per-connection state for your own attributes, kept in `scope["ecko.state"]`."""
         state = self.scope.get("ecko.state")
         if state is None:
             state = self.scope["ecko.state"] = State()
@@ -131,8 +102,37 @@ class Request:
 
     @property
     def app(self) -> Any:
-        """The application serving this request."""
+        """The application serving this connection."""
         return self.scope.get("app")
+
+
+class Request(HTTPConnection):
+    """An incoming HTTP request, bound to the ASGI connection it came from."""
+
+    __slots__ = ("_body", "_receive", "max_body_size")
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        path_params: dict[str, str] | None = None,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        super().__init__(scope, path_params)
+        self._receive = receive
+        self.max_body_size = max_body_size
+        self._body: bytes | None = None
+
+    @property
+    def method(self) -> str:
+        """The HTTP method in capitals, e.g. "GET"."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased, without parameters ("" if absent)."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
 
     async def body(self) -> bytes:
         """Read the whole body once, refusing it past `max_body_size`.

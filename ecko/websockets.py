@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, final, overlo
 
 import msgspec
 
-from ecko.datastructures import URL, Headers, MutableHeaders, QueryParams, State
+from ecko.datastructures import MutableHeaders
 from ecko.exceptions import ValidationError
-from ecko.requests import parse_cookies
+from ecko.requests import HTTPConnection
 from ecko.serialization import decode_json, encode_json
 from ecko.types import Message, Receive, Scope, Send
 
@@ -68,7 +68,7 @@ class WebSocketMessageTypeError(WebSocketError):
         self.reason = f"Expected a {expected} message"
 
 
-class WebSocket:
+class WebSocket(HTTPConnection):
     """One WebSocket connection; handlers accept it, then exchange messages."""
 
     def __init__(
@@ -79,77 +79,21 @@ class WebSocket:
         path_params: dict[str, str] | None = None,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
-        self.scope = scope
+        super().__init__(scope, path_params)
         self._receive = receive
         self._send = send
-        self.path_params: dict[str, str] = path_params if path_params is not None else {}
         self.max_message_size = max_message_size
         self.client_state = WebSocketState.CONNECTING
         self.application_state = WebSocketState.CONNECTING
         self.close_code: int | None = None
         self.close_reason: str = ""
-        self._headers: Headers | None = None
-        self._query_params: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
 
     # -- connection details ------------------------------------------------------------
-
-    @property
-    def url(self) -> URL:
-        """The URL the client connected to (`ws://` or `wss://`)."""
-        return URL.from_scope(self.scope)
-
-    @property
-    def path(self) -> str:
-        """The percent-decoded path."""
-        path: str = self.scope["path"]
-        return path
-
-    @property
-    def headers(self) -> Headers:
-        """Handshake request headers."""
-        if self._headers is None:
-            self._headers = Headers(self.scope["headers"])
-        return self._headers
-
-    @property
-    def query_params(self) -> QueryParams:
-        """Query parameters of the handshake URL."""
-        if self._query_params is None:
-            self._query_params = QueryParams(self.scope.get("query_string", b""))
-        return self._query_params
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        """Cookies sent with the handshake."""
-        if self._cookies is None:
-            self._cookies = parse_cookies(self.headers.get("cookie"))
-        return self._cookies
-
-    @property
-    def client(self) -> tuple[str, int] | None:
-        """The client's `(host, port)`, when the server knows it."""
-        client = self.scope.get("client")
-        # granian sends the port as a string; ASGI says int.
-        return (str(client[0]), int(client[1])) if client else None
 
     @property
     def subprotocols(self) -> list[str]:
         """Subprotocols the client offered, in its order of preference."""
         return list(self.scope.get("subprotocols", ()))
-
-    @property
-    def state(self) -> State:
-        """Per-connection state for your own attributes (`ws.state.user = ...`)."""
-        state = self.scope.get("ecko.state")
-        if state is None:
-            state = self.scope["ecko.state"] = State()
-        return state
-
-    @property
-    def app(self) -> Any:
-        """The application serving this connection."""
-        return self.scope.get("app")
 
     @property
     def session(self) -> dict[str, Any]:
