@@ -363,6 +363,12 @@ def test_granian_prod_runs_several_workers(tmp_path: Path, start_ecko: StartEcko
 
     # granian serves from worker processes, never from the process `ecko run` started.
     assert ecko.get(f"http://127.0.0.1:{port}/") != f"pid={ecko.process.pid}"
+    # The first answer can come before the second worker has started: stopping a worker that
+    # is still starting can leave granian waiting on it, so wait for both.
+    deadline = time.monotonic() + 20
+    while not ("Started worker-1" in ecko.log and "Started worker-2" in ecko.log):
+        assert time.monotonic() < deadline, ecko.log
+        time.sleep(0.05)
     assert ecko.stop() == 0
     assert "serving tmpmod:app in production mode (reload off, debug off, 2 workers)" in ecko.log
     assert "Stopped worker-2" in ecko.log
