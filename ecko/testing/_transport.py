@@ -143,8 +143,8 @@ class _SyncResponseBody(httpx.SyncByteStream):
             self._reader.settle(self._events.get())
 
 
-class _TestClientTransport(httpx.BaseTransport):
-    """An httpx transport calling an ASGI app on a portal loop; lifespan runs on enter/close."""
+class _AppTarget:
+    """What both transports call: the app, the scope details they add, the lifespan state."""
 
     def __init__(
         self,
@@ -159,8 +159,24 @@ class _TestClientTransport(httpx.BaseTransport):
         self.root_path = root_path
         self.raise_server_exceptions = raise_server_exceptions
         self.app_state: dict[str, Any] = {}
-        self.portal = _Portal()
         self._lifespan: _Lifespan | None = None
+
+
+class _TestClientTransport(_AppTarget, httpx.BaseTransport):
+    """An httpx transport calling an ASGI app on a portal loop; lifespan runs on enter/close."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        client: tuple[str, int],
+        root_path: str,
+        raise_server_exceptions: bool,
+    ) -> None:
+        super().__init__(
+            app, client=client, root_path=root_path, raise_server_exceptions=raise_server_exceptions
+        )
+        self.portal = _Portal()
         # A client dropped without close() must not leave its loop thread behind.
         self._finalizer = weakref.finalize(self, self.portal.stop)
 
@@ -241,23 +257,8 @@ class _AsyncResponseBody(httpx.AsyncByteStream):
             self._reader.settle(await self._events.get())
 
 
-class _AsyncTestClientTransport(httpx.AsyncBaseTransport):
+class _AsyncTestClientTransport(_AppTarget, httpx.AsyncBaseTransport):
     """An httpx async transport calling an ASGI app on the caller's loop."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        client: tuple[str, int],
-        root_path: str,
-        raise_server_exceptions: bool,
-    ) -> None:
-        self.app = app
-        self.client = client
-        self.root_path = root_path
-        self.raise_server_exceptions = raise_server_exceptions
-        self.app_state: dict[str, Any] = {}
-        self._lifespan: _Lifespan | None = None
 
     async def __aenter__(self) -> _AsyncTestClientTransport:
         lifespan = _Lifespan(self.app, self.app_state)

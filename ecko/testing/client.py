@@ -19,6 +19,23 @@ __all__ = ["AsyncTestClient", "TestClient"]
 _RECEIVE_TIMEOUT = 10.0
 
 
+def _httpx_options(
+    base_url: str,
+    cookies: httpx.Cookies | dict[str, str] | None,
+    follow_redirects: bool,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport,
+) -> dict[str, Any]:
+    """The httpx client settings both test clients share."""
+    return {
+        "base_url": base_url,
+        "headers": {"user-agent": "testclient"},
+        "cookies": cookies,
+        "follow_redirects": follow_redirects,
+        "transport": transport,
+        "trust_env": False,  # proxy variables must not divert requests away from the app
+    }
+
+
 class TestClient(httpx.Client):
     """An httpx.Client that calls an ASGI app in-process; `with` runs its lifespan.
 
@@ -57,14 +74,7 @@ class TestClient(httpx.Client):
         self._asgi = _TestClientTransport(
             app, client=client, root_path=root_path, raise_server_exceptions=raise_server_exceptions
         )
-        super().__init__(
-            base_url=base_url,
-            headers={"user-agent": "testclient"},
-            cookies=cookies,
-            follow_redirects=follow_redirects,
-            transport=self._asgi,
-            trust_env=False,  # proxy variables must not divert requests away from the app
-        )
+        super().__init__(**_httpx_options(base_url, cookies, follow_redirects, self._asgi))
         if headers:
             self.headers.update(headers)
 
@@ -128,14 +138,7 @@ class AsyncTestClient(httpx.AsyncClient):
         self._asgi = _AsyncTestClientTransport(
             app, client=client, root_path=root_path, raise_server_exceptions=raise_server_exceptions
         )
-        super().__init__(
-            base_url=base_url,
-            headers={"user-agent": "testclient"},
-            cookies=cookies,
-            follow_redirects=follow_redirects,
-            transport=self._asgi,
-            trust_env=False,  # proxy variables must not divert requests away from the app
-        )
+        super().__init__(**_httpx_options(base_url, cookies, follow_redirects, self._asgi))
         if headers:
             self.headers.update(headers)
 
