@@ -102,15 +102,36 @@ import types  # noqa: E402 - likewise
 from typing import TYPE_CHECKING  # noqa: E402 - likewise
 
 if TYPE_CHECKING:  # for type checkers; at run time __getattr__ below imports them on first use
+    from ecko.middleware.compression import compression as compression
     from ecko.middleware.cors import cors as cors
+    from ecko.middleware.csrf import csrf as csrf
+    from ecko.middleware.https_redirect import https_redirect as https_redirect
+    from ecko.middleware.proxy_headers import proxy_headers as proxy_headers
+    from ecko.middleware.rate_limit import rate_limit as rate_limit
+    from ecko.middleware.request_id import request_id as request_id
+    from ecko.middleware.security_headers import security_headers as security_headers
     from ecko.middleware.sessions import sessions as sessions
+    from ecko.middleware.timeout import timeout as timeout
+    from ecko.middleware.trusted_hosts import trusted_hosts as trusted_hosts
 
-_BUILT_IN = {"cors": "ecko.middleware.cors", "sessions": "ecko.middleware.sessions"}
+_BUILT_IN = {
+    "compression": "ecko.middleware.compression",
+    "cors": "ecko.middleware.cors",
+    "csrf": "ecko.middleware.csrf",
+    "https_redirect": "ecko.middleware.https_redirect",
+    "proxy_headers": "ecko.middleware.proxy_headers",
+    "rate_limit": "ecko.middleware.rate_limit",
+    "request_id": "ecko.middleware.request_id",
+    "security_headers": "ecko.middleware.security_headers",
+    "sessions": "ecko.middleware.sessions",
+    "timeout": "ecko.middleware.timeout",
+    "trusted_hosts": "ecko.middleware.trusted_hosts",
+}
 """The built-in middleware factories: `name -> module`, each module defining `name`."""
 
 
 def __getattr__(name: str) -> Any:
-    """Import the `cors` and `sessions` factories on first use."""
+    """Import a built-in middleware factory (`cors`, `sessions`, ...) on first use."""
     module_name = _BUILT_IN.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
