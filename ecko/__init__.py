@@ -4,6 +4,7 @@ import typing as _typing
 
 from ecko.__about__ import __version__ as __version__
 from ecko.app import Ecko
+from ecko.background import BackgroundTasks
 from ecko.context import context
 from ecko.datastructures import URL, Headers, MutableHeaders, QueryParams, State
 from ecko.exceptions import (
@@ -23,7 +24,8 @@ from ecko.exceptions import (
     UnsupportedMediaType,
     ValidationError,
 )
-from ecko.params import Body, Cookie, Header, Path, Query
+from ecko.forms import UploadFile
+from ecko.params import Body, Cookie, File, Form, Header, Path, Query
 from ecko.requests import Request
 from ecko.responses import (
     FileResponse,
@@ -35,6 +37,7 @@ from ecko.responses import (
     StreamingResponse,
 )
 from ecko.routing import Router
+from ecko.sse import EventStreamResponse, JSONLinesResponse, ServerSentEvent
 from ecko.websockets import Hub, WebSocket, WebSocketDisconnect, WebSocketError
 
 if _typing.TYPE_CHECKING:
@@ -53,19 +56,24 @@ def __getattr__(name: str) -> _typing.Any:
 
 __all__ = [
     "AppStartedError",
+    "BackgroundTasks",
     "BadRequest",
     "Body",
     "Conflict",
     "Cookie",
     "Ecko",
+    "EventStreamResponse",
+    "File",
     "FileResponse",
     "Forbidden",
+    "Form",
     "HTMLResponse",
     "HTTPException",
     "Header",
     "Headers",
     "Hub",
     "InternalServerError",
+    "JSONLinesResponse",
     "JSONResponse",
     "MethodNotAllowed",
     "MissingDependencyError",
@@ -81,12 +89,14 @@ __all__ = [
     "Response",
     "RouteDefinitionError",
     "Router",
+    "ServerSentEvent",
     "State",
     "StreamingResponse",
     "TooManyRequests",
     "URL",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UploadFile",
     "ValidationError",
     "WebSocket",
     "WebSocketDisconnect",

@@ -46,6 +46,7 @@ from ecko.routing import (
     merge_router_hooks,
     url_for,
 )
+from ecko.sse import DEFAULT_SHUTDOWN_DRAIN_TIMEOUT, ShutdownSignal
 from ecko.types import ASGIApp, Handler, Hook, Receive, Scope, Send
 from ecko.websockets import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -77,6 +78,7 @@ class EckoOptions(TypedDict, total=False):
     lifespan: LifespanContext | None
     threadpool_size: int
     error_formatter: ErrorFormatter | None
+    shutdown_drain_timeout: float
 
 
 def _env_debug() -> bool:
@@ -123,6 +125,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         lifespan: `lifespan(app)` returning an async context manager wrapped around serving.
         threadpool_size: threads running sync handlers, hooks and middleware.
         error_formatter: `formatter(exc, problem)` replacing the problem-details error shape.
+        shutdown_drain_timeout: seconds open event streams and WebSockets may go on once
+            the server is told to stop (SIGTERM/SIGINT or lifespan shutdown); then they end.
         state: the object behind `app.state`; a Struct or dataclass of yours types it.
     """
 
@@ -153,6 +157,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         # The overloads tie StateT to State when no state is given.
         self.state: StateT = cast("StateT", State() if state is None else state)
         self._lifespan_context = options.get("lifespan")
+        self.shutdown_signal = ShutdownSignal(
+            options.get("shutdown_drain_timeout", DEFAULT_SHUTDOWN_DRAIN_TIMEOUT)
+        )
         self._error_formatter: ErrorFormatter | None = options.get("error_formatter")
         self._routes: list[AnyRoute] = []
         self._table = RouteTable()
@@ -169,6 +176,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         self._asgi: ASGIApp = self._first_call
         self._chain: Callable[[Request], Awaitable[Response]] = self._dispatch
         self._lifespan = Lifespan((), ())
+        # Set by ecko.openapi.setup_openapi(): the core never imports the openapi package.
+        self.openapi_builder: Callable[[], dict[str, Any]] | None = None
 
     # -- registration --------------------------------------------------------------------
 
@@ -214,6 +223,33 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         self._mounts.append((prefix, app))
         self._mounts.sort(key=lambda item: len(item[0]), reverse=True)
 
+    def static(
+        self,
+        prefix: str,
+        directory: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        index: bool = False,
+        serve_hidden: bool = False,
+        cache_control: str | None = None,
+    ) -> None:
+        """Serve the files in `directory` under `prefix` (ETag, Range, 304; no escaping it).
+
+        `name` (default: the prefix without slashes) is for `url_for(name, path=...)`; the
+        other options are those of `ecko.staticfiles.StaticFiles`.
+        """
+        from ecko.staticfiles import StaticFiles, static_routes  # only apps serving files
+
+        self._check_open()
+        files = StaticFiles(
+            directory, index=index, serve_hidden=serve_hidden, cache_control=cache_control
+        )
+        for path, handler, methods in static_routes(prefix, files):
+            route_name = name or prefix.strip("/")
+            if path.endswith("/"):
+                route_name += ":index"
+            self.add_route(path, handler, methods, name=route_name, include_in_schema=False)
+
     def url_for(self, name: str, /, **params: Any) -> str:
         """Build the path of the route called `name`, filling its parameters.
 
@@ -221,6 +257,19 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             KeyError: no route has that name, or `params` do not fit its template.
         """
         return url_for(self._routes, name, params)
+
+    def openapi(self) -> dict[str, Any]:
+        """Return the OpenAPI document `setup_openapi(app)` serves (`ecko openapi` prints it).
+
+        Raises:
+            RuntimeError: `setup_openapi()` was not called for this app.
+        """
+        if self.openapi_builder is None:
+            raise RuntimeError(
+                "app.openapi() needs the document set up first: call "
+                "ecko.setup_openapi(app, title=..., version=...) where the app is created"
+            )
+        return self.openapi_builder()
 
     def use(self, middleware: Middleware) -> None:
         """Add a `(request, call_next)` middleware; the first added is outermost."""
@@ -308,8 +357,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         )
         context = self._lifespan_context
         self._lifespan = Lifespan(
-            self._startup_hooks,
-            self._shutdown_hooks,
+            (self.shutdown_signal.watch_signals, *self._startup_hooks),
+            (*self._shutdown_hooks, self.shutdown_signal.start_drain),  # run first (reversed)
             (lambda: context(self)) if context is not None else None,
         )
         self._frozen = True
@@ -371,6 +420,8 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         try:
             response = await self._chain(request)
             await response(scope, receive, send)
+            if "ecko.after_response" in scope:  # background tasks, closing uploads; logs failures
+                await scope["ecko.after_response"]()
         except Exception as error:  # noqa: BLE001 - the guard: nothing escapes to the server
             fallback = internal_error_response(
                 error, request, debug=False, where="sending", formatter=self._error_formatter
@@ -553,7 +604,10 @@ class Ecko(RouteRegistrar, Generic[StateT]):
         token = request_context.bind(websocket=websocket)
         try:
             for open_session in self._websocket_session_openers:
-                request_context.context.session = open_session(scope)
+                session = open_session(scope)
+                if inspect.isawaitable(session):  # a server-side store answers over I/O
+                    session = await session
+                request_context.context.session = session
             await self._run_websocket(route, websocket)
         finally:
             request_context.unbind(token)
@@ -568,7 +622,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                         await websocket.send_denial_response(to_response(early))
                     return
             kwargs = await route.plan.resolve(websocket)
-            await route.handler(**kwargs)
+            await self.shutdown_signal.run(route.handler(**kwargs), lambda: websocket.close(1001))
         except WebSocketDisconnect:
             pass
         except Exception as error:  # noqa: BLE001 - every failure closes the socket cleanly

@@ -50,6 +50,7 @@ class Context:
         request: Request
         websocket: WebSocket
         session: Any  # the `Session` of ecko.middleware.sessions, when enabled
+        request_id: str  # set by ecko.middleware.request_id, when enabled
 
     def __getattr__(self, name: str) -> Any:
         state = _current.get(None)

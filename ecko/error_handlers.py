@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ecko.context import context
 from ecko.exceptions import HTTPException, InternalServerError, ValidationError, status_phrase
 from ecko.requests import Request
 from ecko.responses import HTMLResponse, JSONResponse, Response, to_response
@@ -39,7 +40,10 @@ def default_error_response(exc: HTTPException, problem: dict[str, Any]) -> Respo
 
 
 def request_id_for(request: Request | None) -> str:
-    """Reuse a sane client-sent `X-Request-ID`, or make a new one."""
+    """Return the request's id: `context.request_id`, a sane sent `X-Request-ID`, or a new one."""
+    current = context.get("request_id")
+    if isinstance(current, str):
+        return current
     if request is not None:
         sent = request.headers.get("x-request-id")
         if sent and len(sent) <= 128 and sent.isascii() and sent.isprintable():

@@ -15,7 +15,9 @@ from typing import Annotated, Any, TypedDict, Union, Unpack, get_args, get_origi
 
 import msgspec
 
+from ecko.background import BackgroundTasks, background_tasks_for
 from ecko.exceptions import FieldError, RouteDefinitionError, UnsupportedMediaType, ValidationError
+from ecko.forms import FormData, UploadFile
 from ecko.requests import HTTPConnection, Request
 from ecko.serialization import decode_json
 from ecko.websockets import WebSocket
@@ -32,10 +34,11 @@ _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 class Param:
     """Where a handler parameter comes from, with its default, alias, docs and constraints.
 
-    Users create these through the markers `Query`, `Path`, `Header`, `Cookie` and `Body`.
+    Users create these through the markers `Query`, `Path`, `Header`, `Cookie`, `Body`,
+    `Form` and `File`.
 
     Args:
-        source: "query", "path", "header", "cookie" or "body".
+        source: "query", "path", "header", "cookie", "body", "form" or "file".
         default: the value when the client sends none; omit it to make the parameter required.
         alias: the name on the wire, when it differs from the Python name.
         description: shown in the OpenAPI document.
@@ -138,12 +141,27 @@ def Body(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # no
     return Param("body", default, **options)
 
 
+def Form(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take the parameter from a form field (urlencoded or multipart); options as for `Param`.
+
+    On a msgspec Struct, dataclass or TypedDict parameter, fill it from the whole form.
+    """
+    return Param("form", default, **options)
+
+
+def File(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # noqa: N802 - used like a class
+    """Take an `UploadFile` or `list[UploadFile]` from a multipart form, as for `Param`."""
+    return Param("file", default, **options)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ParamField:
     """One compiled handler parameter: where it comes from and how it is converted."""
 
     name: str
-    source: str  # "path" | "query" | "header" | "cookie" | "body" | "request" | "websocket"
+    # "path" | "query" | "header" | "cookie" | "body" | "form" | "file" | "request" | "websocket"
+    # | "background"; a "form" field with `model` set is a Struct/dataclass filled from the form.
+    source: str
     key: str
     annotation: Any
     default: Any
@@ -152,6 +170,7 @@ class ParamField:
     boolean: bool = False
     finite_only: bool = False
     marker: Param | None = None
+    model: bool = False
 
     @property
     def description(self) -> str | None:
@@ -346,6 +365,17 @@ def _compile_field(
     inner, optional = _strip_optional(annotation)
     if isinstance(inner, type) and issubclass(inner, Request):
         return ParamField(name, "request", name, annotation, _MISSING, True)
+    if inner is BackgroundTasks:
+        if websocket:
+            raise RouteDefinitionError(
+                f"{where}: parameter {name!r}: BackgroundTasks run after an HTTP response; "
+                "a WebSocket handler can await the work itself"
+            )
+        return ParamField(name, "background", name, annotation, _MISSING, True)
+    if marker is None and _upload_kind(annotation) is not None:
+        return _compile_form_field(name, annotation, marker, default, methods, websocket, where)
+    if marker is not None and marker.source in ("form", "file"):
+        return _compile_form_field(name, annotation, marker, default, methods, websocket, where)
     if isinstance(inner, type) and issubclass(inner, WebSocket):
         if not websocket:
             raise RouteDefinitionError(
@@ -416,6 +446,79 @@ def _compile_field(
     )
 
 
+def _upload_kind(annotation: Any) -> str | None:
+    """Return "one" for `UploadFile`, "many" for `list[UploadFile]` (optional or not), else None."""
+    inner, _ = _strip_optional(annotation)
+    if inner is UploadFile:
+        return "one"
+    if get_origin(inner) in (list, Sequence) and get_args(inner):
+        item, _ = _strip_optional(get_args(inner)[0])
+        if item is UploadFile:
+            return "many"
+    return None
+
+
+def _compile_form_field(
+    name: str,
+    annotation: Any,
+    marker: Param | None,
+    default: Any,
+    methods: frozenset[str],
+    websocket: bool,
+    where: str,
+) -> ParamField:
+    """Compile a `Form()` field, a form model or a file (`UploadFile`, `File()`)."""
+    if websocket or not methods & BODY_METHODS:
+        raise RouteDefinitionError(
+            f"{where}: parameter {name!r} would be read from a form body, which "
+            f"{'WebSocket' if websocket else '/'.join(sorted(methods))} requests do not carry; "
+            "use POST/PUT/PATCH/DELETE"
+        )
+    kind = _upload_kind(annotation)
+    key = marker.alias if marker is not None and marker.alias else name
+    inner, optional = _strip_optional(annotation)
+    if default is _MISSING and optional:
+        default = None
+    common: dict[str, Any] = {"default": default, "required": default is _MISSING}
+    if kind is not None:
+        return ParamField(
+            name, "file", key, annotation, multiple=kind == "many", marker=marker, **common
+        )
+    if marker is not None and marker.source == "file":
+        raise RouteDefinitionError(
+            f"{where}: parameter {name!r} is marked File() but typed {annotation!r}; "
+            "annotate it UploadFile, list[UploadFile] or UploadFile | None"
+        )
+    if is_body_type(annotation) and not _is_sequence(annotation):
+        fields = _object_fields(inner)
+        if fields is None:
+            raise RouteDefinitionError(
+                f"{where}: parameter {name!r} of type {annotation!r} cannot be filled from a "
+                "form; use a msgspec Struct, dataclass or TypedDict of text fields and files"
+            )
+        for field_name, (field_type, _) in fields.items():
+            if _upload_kind(field_type) is None:
+                _check_text_type(f"{name}.{field_name}", field_type, "form", where)
+        return ParamField(name, "form", key, annotation, marker=marker, model=True, **common)
+    _check_text_type(name, annotation, "form", where)
+    try:
+        constrained = _constrained(annotation, marker)
+    except (TypeError, ValueError) as error:
+        raise RouteDefinitionError(f"{where}: parameter {name!r}: {error}") from error
+    return ParamField(
+        name,
+        "form",
+        key,
+        constrained,
+        multiple=_is_sequence(annotation),
+        boolean=_is_kind(annotation, bool),
+        finite_only=(_is_kind(annotation, float) or _is_kind(annotation, Decimal))
+        and not (marker and marker.allow_inf_nan),
+        marker=marker,
+        **common,
+    )
+
+
 _TEXT_TYPES = (
     msgspec.inspect.AnyType,
     msgspec.inspect.NoneType,
@@ -464,8 +567,8 @@ def _check_text_type(name: str, annotation: Any, source: str, where: str) -> Non
         info = msgspec.inspect.type_info(annotation)
     except (TypeError, ValueError) as error:
         raise RouteDefinitionError(f"{where}: parameter {name!r}: {error}") from error
-    # Repeated keys make lists only in the query string and headers.
-    problem = _text_type_problem(info, sequence=source in ("query", "header"))
+    # Repeated keys make lists only in the query string, headers and forms.
+    problem = _text_type_problem(info, sequence=source in ("query", "header", "form"))
     if problem is not None:
         raise RouteDefinitionError(
             f"{where}: parameter {name!r} of type {annotation!r} cannot be read from the "
@@ -524,11 +627,13 @@ class ParamPlan:
     """How one handler's keyword arguments are read from a request, compiled once."""
 
     __slots__ = (
+        "background_names",
         "body",
         "body_decoder",
         "body_fields",
         "fields",
         "finite_names",
+        "form_fields",
         "handler",
         "injected",
         "is_empty",
@@ -554,6 +659,15 @@ class ParamPlan:
                 "declare one msgspec Struct holding them all"
             )
         self.body: ParamField | None = bodies[0] if bodies else None
+        self.form_fields = tuple(field for field in fields if field.source in ("form", "file"))
+        if self.body is not None and self.form_fields:
+            raise RouteDefinitionError(
+                f"{_describe(handler)} reads {self.body.name!r} from a JSON body and "
+                f"{self.form_fields[0].name!r} from a form; a request has one body, so choose one"
+            )
+        self.background_names = tuple(
+            field.name for field in fields if field.source == "background"
+        )
         self.scalars = tuple(
             field for field in fields if field.source in ("path", "query", "header", "cookie")
         )
@@ -678,10 +792,17 @@ class ParamPlan:
             assert isinstance(connection, Request)
             body_error = await self._read_body(connection, kwargs)
             errors.extend(body_error)
+        if self.form_fields:
+            assert isinstance(connection, Request)
+            errors.extend(_form_values(await connection.form(), self.form_fields, kwargs))
         if errors:
             raise ValidationError(errors)
         for name, _source in self.injected:
             kwargs[name] = connection
+        if self.background_names:
+            tasks = background_tasks_for(connection.scope)
+            for name in self.background_names:
+                kwargs[name] = tasks
         return kwargs
 
     async def _read_body(self, request: Request, kwargs: dict[str, Any]) -> list[FieldError]:
@@ -726,6 +847,97 @@ class ParamPlan:
                 }
             ]
         return []
+
+
+def _form_values(
+    form: FormData, fields: Sequence[ParamField], kwargs: dict[str, Any]
+) -> list[FieldError]:
+    """Convert each form field, file and form model into `kwargs`; return the errors."""
+    errors: list[FieldError] = []
+    for field in fields:
+        loc: list[str | int] = ["form", field.key]
+        if field.model:
+            errors.extend(_form_model(form, field, kwargs))
+            continue
+        values = _given(form.getlist(field.key))
+        if not values:
+            if field.required:
+                errors.append({"loc": loc, "msg": "Field required", "type": "missing"})
+            else:
+                kwargs[field.name] = copy.deepcopy(field.default)
+            continue
+        value: Any = values if field.multiple else values[-1]
+        if field.source == "file":
+            if not all(isinstance(item, UploadFile) for item in values):
+                errors.append(
+                    {"loc": loc, "msg": "Expected a file, got a text field", "type": "type_error"}
+                )
+            else:
+                kwargs[field.name] = value
+            continue
+        if not all(isinstance(item, str) for item in values):
+            errors.append(
+                {"loc": loc, "msg": "Expected a text field, got a file", "type": "type_error"}
+            )
+            continue
+        if field.boolean:
+            value = [_to_bool(item) for item in value] if field.multiple else _to_bool(value)
+        if field.finite_only and _has_non_finite(value):
+            errors.append(
+                {
+                    "loc": loc,
+                    "msg": "Expected a finite number, got nan or inf",
+                    "type": "value_error",
+                }
+            )
+            continue
+        try:
+            kwargs[field.name] = msgspec.convert(value, field.annotation, strict=False)
+        except msgspec.ValidationError as error:
+            errors.append(_field_error(loc, error))
+    return errors
+
+
+def _given(values: list[Any]) -> list[Any]:
+    """Drop what a browser sends for an empty input: "" and a file part with no file chosen."""
+    return [
+        value
+        for value in values
+        if value != ""
+        and not (isinstance(value, UploadFile) and not value.filename and not value.size)
+    ]
+
+
+def _form_model(form: FormData, field: ParamField, kwargs: dict[str, Any]) -> list[FieldError]:
+    """Fill a Struct, dataclass or TypedDict parameter from the whole form."""
+    model, _ = _strip_optional(field.annotation)
+    field_types = _object_fields(model)
+    assert field_types is not None
+    raw: dict[str, Any] = {}
+    for key, (field_type, _) in field_types.items():
+        values = _given(form.getlist(key))
+        if not values:
+            continue
+        many = _is_sequence(field_type)
+        if _is_kind(field_type, bool):
+            values = [_to_bool(value) if isinstance(value, str) else value for value in values]
+        raw[key] = values if many else values[-1]
+    try:
+        kwargs[field.name] = msgspec.convert(raw, model, strict=False)
+        return []
+    except msgspec.ValidationError as error:
+        first = _field_error(["form"], error)
+    errors: list[FieldError] = []
+    for key, (field_type, required) in field_types.items():
+        if key not in raw:
+            if required:
+                errors.append({"loc": ["form", key], "msg": "Field required", "type": "missing"})
+            continue
+        try:
+            msgspec.convert(raw[key], field_type, strict=False)
+        except msgspec.ValidationError as field_error:
+            errors.append(_field_error(["form", key], field_error))
+    return errors or [first]
 
 
 def _to_bool(value: str) -> Any:
@@ -811,6 +1023,8 @@ def _is_model(model: type) -> bool:
 __all__ = [
     "Body",
     "Cookie",
+    "File",
+    "Form",
     "Header",
     "Param",
     "ParamField",

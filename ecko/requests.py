@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
 from ecko.datastructures import URL, Headers, QueryParams, State
 from ecko.exceptions import BadRequest, PayloadTooLarge
+from ecko.forms import DEFAULT_FORM_LIMITS, FormData, FormLimits, parse_form
 from ecko.serialization import decode_json
 from ecko.types import Receive, Scope
+
+logger = logging.getLogger("ecko")
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 """Request bodies above this many bytes are refused with 413 (1 MiB)."""
@@ -109,7 +114,7 @@ class HTTPConnection:
 class Request(HTTPConnection):
     """An incoming HTTP request, bound to the ASGI connection it came from."""
 
-    __slots__ = ("_body", "_receive", "max_body_size")
+    __slots__ = ("_body", "_form", "_receive", "_streamed", "form_limits", "max_body_size")
 
     def __init__(
         self,
@@ -122,6 +127,9 @@ class Request(HTTPConnection):
         self._receive = receive
         self.max_body_size = max_body_size
         self._body: bytes | None = None
+        self._streamed = False
+        self._form: FormData | None = None
+        self.form_limits: FormLimits = DEFAULT_FORM_LIMITS
 
     @property
     def method(self) -> str:
@@ -141,17 +149,11 @@ class Request(HTTPConnection):
             PayloadTooLarge: the declared or received size exceeds the limit (the rest
                 is not read).
             BadRequest: the Content-Length header is not a number.
+            RuntimeError: `stream()` or `form()` already consumed the body.
         """
         if self._body is not None:
             return self._body
-        limit = self.max_body_size
-        if limit is not None:
-            declared = self.headers.get("content-length")
-            if declared is not None:
-                if not declared.isascii() or not declared.isdigit():
-                    raise BadRequest("The Content-Length header is not a valid number")
-                if int(declared) > limit:
-                    raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
+        limit = self._check_declared_length()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -172,6 +174,77 @@ class Request(HTTPConnection):
                 raise ClientDisconnected()
         self._body = b"".join(chunks)
         return self._body
+
+    def _check_declared_length(self) -> int | None:
+        """Refuse a Content-Length over the limit before reading; return the limit."""
+        if self._streamed:
+            raise RuntimeError(
+                "The request body was already consumed by request.stream() or request.form()"
+            )
+        limit = self.max_body_size
+        if limit is not None:
+            declared = self.headers.get("content-length")
+            if declared is not None:
+                if not declared.isascii() or not declared.isdigit():
+                    raise BadRequest("The Content-Length header is not a valid number")
+                if int(declared) > limit:
+                    raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
+        return limit
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as they arrive, refusing it past `max_body_size`.
+
+        The body can be streamed once, and not after `body()` unless `body()` read it whole.
+
+        Raises:
+            PayloadTooLarge: the declared or received size exceeds the limit.
+            BadRequest: the Content-Length header is not a number.
+            RuntimeError: the body was already streamed.
+        """
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        limit = self._check_declared_length()
+        self._streamed = True
+        size = 0
+        while True:
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise PayloadTooLarge(
+                            f"The request body exceeds the limit of {limit} bytes"
+                        )
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+            elif kind == "http.disconnect":
+                raise ClientDisconnected()
+
+    async def form(self, limits: FormLimits | None = None) -> FormData:
+        """Parse the urlencoded or multipart body once into FormData (cached).
+
+        Uploaded files are closed after the response has been sent.
+
+        Args:
+            limits: the limits to parse under; `request.form_limits` (the defaults) if omitted.
+
+        Raises:
+            UnsupportedMediaType: the body is not a form.
+            BadRequest: the body is malformed.
+            PayloadTooLarge: the body or a part is over a limit.
+        """
+        if self._form is None:
+            content_type = self.headers.get("content-type", "")
+            form = await parse_form(content_type, self.stream(), limits or self.form_limits)
+            if form.files():
+                after_response(self.scope).append(form.close)
+            self._form = form
+        return self._form
 
     async def json(self) -> Any:
         """Decode the body as JSON (any shape).
@@ -201,6 +274,34 @@ class Request(HTTPConnection):
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+
+AFTER_RESPONSE = "ecko.after_response"
+"""The scope key of the request's `AfterResponse`, present only once work was added."""
+
+
+class AfterResponse(list[Callable[[], Awaitable[None]]]):
+    """Work to run once the response has been sent: background tasks, closing uploads.
+
+    The app awaits it after sending, still inside the request context. Each callback runs
+    in order; a failure is logged with its traceback and the next still runs.
+    """
+
+    async def __call__(self) -> None:
+        """Run every callback in order, logging failures."""
+        for callback in self:
+            try:
+                await callback()
+            except Exception:
+                logger.exception("Work after the response failed in %r", callback)
+
+
+def after_response(scope: Scope) -> AfterResponse:
+    """Return the request's `AfterResponse`, creating it on first use."""
+    work: AfterResponse | None = scope.get(AFTER_RESPONSE)
+    if work is None:
+        work = scope[AFTER_RESPONSE] = AfterResponse()
+    return work
 
 
 class ClientDisconnected(Exception):  # noqa: N818 - a state, not an error of the client

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote_to_bytes
 
 from ecko.exceptions import AppStartedError, RouteDefinitionError
 from ecko.params import ParamPlan, compile_handler
+from ecko.sse import DEFAULT_PING_INTERVAL, ReplayBuffer, event_stream_handler
 from ecko.types import Handler, Hook
 
 P = ParamSpec("P")
@@ -99,9 +100,12 @@ class Route:
         "max_body_size",
         "methods",
         "name",
+        "operation_id",
         "param_names",
         "path",
         "plan",
+        "responses",
+        "security",
         "segments",
         "status_code",
         "summary",
@@ -124,6 +128,9 @@ class Route:
         max_body_size: int | object | None = ...,
         before_hooks: Sequence[Hook] = (),
         after_hooks: Sequence[Hook] = (),
+        operation_id: str | None = None,
+        responses: Mapping[int, Any] | None = None,
+        security: Sequence[str | Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         self.path = path
         self.segments = parse_template(path)
@@ -151,6 +158,10 @@ class Route:
         self.max_body_size = max_body_size
         self.before_hooks = tuple(before_hooks)
         self.after_hooks = tuple(after_hooks)
+        # Documentation only (ecko.openapi): extra responses by status, security requirements.
+        self.operation_id = operation_id
+        self.responses = dict(responses) if responses is not None else {}
+        self.security = list(security) if security is not None else None
         self.is_async = inspect.iscoroutinefunction(handler)
         self.plan: ParamPlan = compile_handler(
             handler, frozenset(self.param_names), methods=self.methods
@@ -434,6 +445,9 @@ class RouteRegistrar:
         include_in_schema: bool = True,
         deprecated: bool = False,
         max_body_size: int | object | None = ...,
+        operation_id: str | None = None,
+        responses: Mapping[int, Any] | None = None,
+        security: Sequence[str | Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         """Register `handler` for `methods` on `path`.
 
@@ -452,6 +466,9 @@ class RouteRegistrar:
             "include_in_schema": include_in_schema,
             "deprecated": deprecated,
             "max_body_size": max_body_size,
+            "operation_id": operation_id,
+            "responses": responses,
+            "security": security,
             "methods": tuple(methods),
         }
         self._register(self._full_path(path), handler, options)
@@ -491,6 +508,9 @@ class RouteRegistrar:
         include_in_schema: bool = True,
         deprecated: bool = False,
         max_body_size: int | object | None = ...,
+        operation_id: str | None = None,
+        responses: Mapping[int, Any] | None = None,
+        security: Sequence[str | Mapping[str, Sequence[str]]] | None = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated function for `methods` on `path`."""
 
@@ -507,6 +527,9 @@ class RouteRegistrar:
                 include_in_schema=include_in_schema,
                 deprecated=deprecated,
                 max_body_size=max_body_size,
+                operation_id=operation_id,
+                responses=responses,
+                security=security,
             )
             return handler
 
@@ -539,6 +562,28 @@ class RouteRegistrar:
     def options(self, path: str, **options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Register the decorated function for OPTIONS on `path`."""
         return self.route(path, ["OPTIONS"], **options)
+
+    def sse(
+        self,
+        path: str,
+        *,
+        ping: float | None = DEFAULT_PING_INTERVAL,
+        replay: ReplayBuffer | None = None,
+        retry: int | None = None,
+        **options: Any,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Serve the decorated generator on GET `path` as server-sent events.
+
+        Its parameters are resolved like any handler's; see `ecko.sse.EventStreamResponse`
+        for `ping`, `replay` and `retry`. Other options are those of `route()`.
+        """
+
+        def decorator(handler: Callable[P, R]) -> Callable[P, R]:
+            stream = event_stream_handler(handler, ping=ping, replay=replay, retry=retry)
+            self.route(path, ["GET"], **options)(stream)
+            return handler
+
+        return decorator
 
     def websocket(
         self, path: str, *, name: str | None = None, max_message_size: int | object | None = ...

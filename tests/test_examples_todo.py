@@ -116,8 +116,9 @@ def test_update_from_a_dict_changes_only_the_given_fields(client: TestClient) ->
 def test_update_rejects_unknown_fields_and_wrong_types(client: TestClient) -> None:
     created = _create(client, "strict")
     path = f"/todos/{created['id']}"
-    unknown = client.put(path, json={"title": "x", "owner": "ada", "colour": "red"})
-    assert _error_locations(unknown) == [["body", "colour"], ["body", "owner"]]
+    unknown = client.put(path, json={"title": "x", "owner": "ada"})
+    assert _error_locations(unknown) == [["body"]]
+    assert "unknown field `owner`" in unknown.json()["errors"][0]["msg"]
     wrong = client.put(path, json={"title": 7, "completed": "yes"})
     assert _error_locations(wrong) == [["body", "title"], ["body", "completed"]]
     assert _error_locations(client.put(path, json=["title"])) == [["body"]]

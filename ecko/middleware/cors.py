@@ -30,7 +30,23 @@ _ORIGIN = re.compile(
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110, 5.6.2
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_REGEX_CACHE_SIZE = 1024  # bounded: origins are chosen by clients, an unbounded cache leaks
+_CACHE_SIZE = 1024  # bounded: origins are chosen by clients, an unbounded cache leaks
+_SHOWN_LENGTH = 100  # an origin quoted in an error is cut here: it comes from the client
+# Origins no allow-list means to include: a regex matching them matches any site.
+_PROBE_ORIGINS = (
+    "https://attacker.example",
+    "https://ecko-cors-probe.invalid",
+    "http://attacker.example:8080",
+)
+
+
+class _AnyOrigin(str):
+    """The type of `cors()`'s default `origins="*"`, told apart from a `"*"` passed in."""
+
+    __slots__ = ()
+
+
+_DEFAULT_ORIGINS = _AnyOrigin("*")
 
 CallNext = Callable[..., Awaitable[Response]]
 
@@ -47,7 +63,9 @@ def _normalize_origin(origin: str) -> str:
     if match is None:
         hint = ""
         if "*" in origin:
-            hint = "; for wildcard subdomains use allow_origin_regex=r'https://.*\\.example\\.com'"
+            hint = (
+                "; for wildcard subdomains use origin_regex=r'https://[a-z0-9-]+\\.example\\.com'"
+            )
         elif origin == "null":
             hint = "; 'null' is sent by sandboxed pages and local files, any site can produce it"
         elif origin.endswith("/") or ("://" in origin and origin.count("/") > 2):
@@ -57,8 +75,10 @@ def _normalize_origin(origin: str) -> str:
             f"(like 'https://myapp.com' or 'http://localhost:3000') or '*'{hint}"
         )
     scheme, host, port = match["scheme"].lower(), match["host"].lower(), match["port"]
-    if port is not None and not 0 < int(port) < 65536:
-        raise ValueError(f"CORS origin {origin!r} has an invalid port {port}")
+    if port is not None:
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"CORS origin {origin!r} has an invalid port {port}")
+        port = str(int(port))  # "0443" is port 443
     if port is None or _DEFAULT_PORTS.get(scheme) == port:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
@@ -76,41 +96,56 @@ def _tokens(values: Sequence[str], what: str, *, upper: bool = False) -> tuple[s
     return tuple(result)
 
 
+def _shown(origin: str) -> str:
+    """Quote a client's origin for an error message, cut to a readable length."""
+    return repr(origin if len(origin) <= _SHOWN_LENGTH else origin[:_SHOWN_LENGTH] + "...")
+
+
 def _check_origins(
-    origins: Sequence[str] | None,
-    allow_origin_regex: str | re.Pattern[str] | None,
+    origins: str | Sequence[str],
+    origin_regex: str | re.Pattern[str] | None,
     allow_credentials: bool,
 ) -> tuple[bool, frozenset[str], re.Pattern[str] | None]:
     """Validate the origin arguments; return (any origin, listed origins, compiled regex)."""
-    if origins is None:
-        origins = () if allow_origin_regex is not None else ("*",)
+    if origins is _DEFAULT_ORIGINS:
+        # The default "*" gives way to a regex: cors(origin_regex=...) allows its matches only.
+        origins = () if origin_regex is not None else ("*",)
     elif isinstance(origins, str):
-        raise TypeError(f"cors(origins=...) takes a list, like origins=[{origins!r}]")
+        origins = (origins,)
     wildcard = "*" in origins
     if wildcard and len(origins) > 1:
-        raise ValueError("cors(origins=...): '*' already allows every origin; pass ['*'] alone")
-    if wildcard and allow_origin_regex is not None:
-        raise ValueError("cors(): allow_origin_regex has no effect with origins=['*']; drop one")
+        raise ValueError("cors(origins=...): '*' already allows every origin; pass '*' alone")
+    if wildcard and origin_regex is not None:
+        raise ValueError("cors(): origin_regex has no effect with origins='*'; drop one")
     if wildcard and allow_credentials:
         # Never reflect an arbitrary origin with credentials: any site could act as the user.
         raise ValueError(
-            "cors(allow_credentials=True) needs the allowed origins listed: with origins=['*'] "
+            "cors(allow_credentials=True) needs the allowed origins listed: with origins='*' "
             "any website could make requests as your signed-in users. List them, as in "
             "cors(origins=['https://myapp.com'], allow_credentials=True)"
         )
     listed = frozenset(_normalize_origin(origin) for origin in origins if origin != "*")
-    if not wildcard and not listed and allow_origin_regex is None:
+    if not wildcard and not listed and origin_regex is None:
         raise ValueError(
             "cors() was given no origins, so it would allow none; pass origins=[...], "
-            "origins=['*'] or allow_origin_regex"
+            "origins='*' or origin_regex"
         )
-    if isinstance(allow_origin_regex, str):
+    if isinstance(origin_regex, str):
         try:
-            allow_origin_regex = re.compile(allow_origin_regex)
+            origin_regex = re.compile(origin_regex)
         except re.error as error:
-            message = f"cors(allow_origin_regex=...) is not a valid regex: {error}"
-            raise ValueError(message) from None
-    return wildcard, listed, allow_origin_regex
+            raise ValueError(f"cors(origin_regex=...) is not a valid regex: {error}") from None
+    if (
+        allow_credentials
+        and origin_regex is not None
+        and any(origin_regex.fullmatch(probe) for probe in _PROBE_ORIGINS)
+    ):
+        raise ValueError(
+            f"cors(origin_regex={origin_regex.pattern!r}, allow_credentials=True) would let any "
+            "website make requests as your signed-in users: the pattern matches any site's "
+            "origin. Match your own hosts only, as in r'https://[a-z0-9-]+\\.myapp\\.com'"
+        )
+    return wildcard, listed, origin_regex
 
 
 def add_vary(response: Response, name: str) -> None:
@@ -130,16 +165,16 @@ class CORSMiddleware:
 
     def __init__(
         self,
-        origins: Sequence[str] | None,
+        origins: str | Sequence[str],
         methods: Sequence[str],
         headers: Sequence[str],
         expose_headers: Sequence[str],
         allow_credentials: bool,
         max_age: int,
-        allow_origin_regex: str | re.Pattern[str] | None,
+        origin_regex: str | re.Pattern[str] | None,
     ) -> None:
         self.any_origin, self.origins, pattern = _check_origins(
-            origins, allow_origin_regex, allow_credentials
+            origins, origin_regex, allow_credentials
         )
         if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
             raise ValueError(f"cors(max_age=...) must be whole seconds >= 0, got {max_age!r}")
@@ -176,28 +211,43 @@ class CORSMiddleware:
         self._vary_origin = not self.any_origin
         self._denial_headers = {"vary": "Origin"} if self._vary_origin else None
         self._pattern = pattern
-        self._matches_pattern = functools.lru_cache(maxsize=_REGEX_CACHE_SIZE)(self._match_pattern)
+        # Per distinct Origin value: parsing and the regex run once, not on every request.
+        self._origin_allowed = functools.lru_cache(maxsize=_CACHE_SIZE)(self._check_origin)
 
-    def _match_pattern(self, origin: str) -> bool:
-        return self._pattern is not None and self._pattern.fullmatch(origin) is not None
+    def _check_origin(self, origin: str) -> bool:
+        try:
+            normalized = _normalize_origin(origin)
+        except ValueError:
+            return False  # malformed ("null", a path, garbage): never allowed by name
+        if normalized in self.origins:
+            return True
+        return self._pattern is not None and self._pattern.fullmatch(normalized) is not None
 
     def is_allowed(self, origin: str) -> bool:
-        """Tell whether requests from `origin` may read responses."""
-        return (
-            self.any_origin
-            or origin in self.origins
-            or (self._pattern is not None and self._matches_pattern(origin))
-        )
+        """Tell whether requests from `origin` may read responses.
+
+        Origins are compared on scheme, host and port, as browsers serialize them: case and
+        a default port do not matter, and a malformed origin is never allowed by name.
+        """
+        return self.any_origin or origin in self.origins or self._origin_allowed(origin)
 
     def _refusals(self, origin: str, method: str, names: list[str]) -> list[str]:
         """Say what a preflight asks for that is not allowed ([] when all is)."""
         refusals: list[str] = []
         if not self.is_allowed(origin):
-            refusals.append(f"origin {origin!r} is not allowed")
-        if not self.any_method and method not in self._method_set:
+            if _ORIGIN.fullmatch(origin):
+                refusals.append(f"origin {_shown(origin)} is not allowed")
+            else:
+                refusals.append(f"origin {_shown(origin)} is not a valid origin")
+        if not _TOKEN.fullmatch(method):
+            refusals.append(f"method {_shown(method)} is not a valid method name")
+        elif not self.any_method and method not in self._method_set:
             allowed = ", ".join(self.methods)
             refusals.append(f"method {method!r} is not allowed (allowed: {allowed})")
-        if not self.any_header:
+        invalid = [name for name in names if not _TOKEN.fullmatch(name)]
+        if invalid:
+            refusals.append(f"header {_shown(invalid[0])} is not a valid header name")
+        elif not self.any_header:
             refused = [name for name in names if name not in self.headers]
             if len(refused) == 1:
                 refusals.append(f"header {refused[0]!r} is not allowed")
@@ -222,6 +272,7 @@ class CORSMiddleware:
         response.headers["access-control-allow-origin"] = "*" if self.any_origin else origin
         if self.any_method:
             response.headers["access-control-allow-methods"] = method
+            add_vary(response, "Access-Control-Request-Method")
         if self.any_header and names:
             response.headers["access-control-allow-headers"] = ", ".join(names)
             add_vary(response, "Access-Control-Request-Headers")
@@ -253,13 +304,13 @@ class CORSMiddleware:
 
 
 def cors(
-    origins: Sequence[str] | None = None,
+    origins: str | Sequence[str] = _DEFAULT_ORIGINS,
     methods: Sequence[str] = DEFAULT_METHODS,
     headers: Sequence[str] = (),
     expose_headers: Sequence[str] = (),
     allow_credentials: bool = False,
     max_age: int = 600,
-    allow_origin_regex: str | re.Pattern[str] | None = None,
+    origin_regex: str | re.Pattern[str] | None = None,
 ) -> CORSMiddleware:
     """Build a middleware that answers CORS preflights and labels responses for browsers.
 
@@ -269,22 +320,25 @@ def cors(
     `Access-Control-Allow-Origin`.
 
     Args:
-        origins: allowed origins as `scheme://host[:port]`; `["*"]` (the default, unless
-            `allow_origin_regex` is given) allows any origin, answered with `*`.
+        origins: allowed origins as `scheme://host[:port]` (a list, or one string);
+            `"*"` (the default, unless `origin_regex` is given) allows any origin, answered
+            with `*`. Compared on scheme, host and port, ignoring case and default ports.
         methods: allowed methods; `["*"]` allows any, echoing the one asked for.
         headers: request headers allowed besides the CORS-safelisted ones (Accept,
             Accept-Language, Content-Language, Content-Type); `["*"]` allows any.
         expose_headers: response headers scripts in the browser may read.
         allow_credentials: let browsers send cookies and read the answer; needs listed
-            origins (or a regex), never `*`.
+            origins or a regex matching only your hosts, never `*`.
         max_age: seconds browsers may cache a preflight answer.
-        allow_origin_regex: origins matching this pattern (as a whole) are allowed too.
+        origin_regex: origins matching this pattern as a whole (`re.fullmatch`, against
+            the lower-case origin without a default port) are allowed too.
 
     Raises:
         ValueError: an argument is malformed, or `allow_credentials=True` is combined with
-            every origin (`*`), which would let any site act as your signed-in users.
-        TypeError: a list argument was given as a single string.
+            every origin (`*`, or a regex matching any site), which would let any site act
+            as your signed-in users.
+        TypeError: `methods`, `headers` or `expose_headers` was given as a single string.
     """
     return CORSMiddleware(
-        origins, methods, headers, expose_headers, allow_credentials, max_age, allow_origin_regex
+        origins, methods, headers, expose_headers, allow_credentials, max_age, origin_regex
     )

@@ -1,4 +1,4 @@
-"""Signed-cookie sessions: `context.session`, a dict kept in an HMAC-SHA256 signed cookie."""
+"""Sessions: `context.session`, a dict kept in an HMAC-SHA256 signed cookie or a server store."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import binascii
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, Self, final
+from typing import Any, TypeVar, final
 
 from ecko.context import context
 from ecko.datastructures import Headers
+from ecko.middleware._session_dict import Session, check_json
+from ecko.middleware._session_store import MemoryStore, SessionStore
+from ecko.middleware.cors import add_vary
 from ecko.requests import Request, parse_cookies
 from ecko.responses import Response
 from ecko.serialization import decode_json, encode_json
@@ -22,9 +26,10 @@ __all__ = [
     "DEFAULT_MAX_AGE",
     "MAX_COOKIE_SIZE",
     "MIN_SECRET_LENGTH",
+    "MemoryStore",
     "Session",
     "SessionMiddleware",
-    "SessionSerializer",
+    "SessionStore",
     "SessionTooLargeError",
     "derive_key",
     "sessions",
@@ -34,48 +39,26 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 DEFAULT_MAX_AGE = 14 * 24 * 60 * 60
-"""Sessions last 14 days from their last change unless told otherwise."""
+"""Sessions last 14 days from their last write unless told otherwise."""
 
-MIN_SECRET_LENGTH = 30
-"""Shorter secrets are refused. 32+ random characters are recommended; the floor is 30 so
-that the specification's own example, `sessions(secret="your-secret-key-min-32-chars!!")`
-(30 characters), runs as written."""
+MIN_SECRET_LENGTH = 32
+"""Shorter secrets are refused: 32 random characters carry enough entropy for HMAC-SHA256."""
 
-MAX_COOKIE_SIZE = 4093
-"""Largest `name=value` the session cookie may take: browsers drop cookies past ~4096 bytes."""
+MAX_COOKIE_SIZE = 4096
+"""Largest `name=value` the session cookie may take: Chrome and Firefox drop longer ones."""
 
 # Domain separation: the same secret used elsewhere in the app yields an unrelated key.
 _KEY_LABEL = b"ecko.middleware.sessions signing key v1"
+_SAME_SITE = ("lax", "strict", "none")
 
 CallNext = Callable[..., Awaitable[Response]]
 
 
 class SessionTooLargeError(ValueError):
     """The session does not fit in a cookie; the app stored too much in it."""
-
-
-class SessionSerializer(Protocol):
-    """Turns the session dict into bytes and back (`msgspec.json` and `msgspec.msgpack` fit)."""
-
-    def encode(self, obj: Any, /) -> bytes:
-        """Encode the session dict."""
-        ...
-
-    def decode(self, data: bytes, /) -> Any:
-        """Decode what `encode` produced."""
-        ...
-
-
-@final
-class _JSONSerializer:
-    """The default serializer: Ecko's msgspec JSON."""
-
-    def encode(self, obj: Any, /) -> bytes:
-        return encode_json(obj)
-
-    def decode(self, data: bytes, /) -> Any:
-        return decode_json(data)
 
 
 def _b64encode(data: bytes) -> str:
@@ -100,13 +83,36 @@ def sign(data: bytes, key: bytes, timestamp: int | None = None) -> str:
     """Return the cookie value `base64url(data).timestamp.signature`, signed with `key`.
 
     Args:
-        data: the serialized session.
+        data: the serialized session (or a session id).
         key: a key from `derive_key()`.
         timestamp: when it was signed, in POSIX seconds (default: now).
     """
     stamp = int(time.time()) if timestamp is None else int(timestamp)
     message = f"{_b64encode(data)}.{stamp}"
     return f"{message}.{_signature(key, message.encode('ascii')).decode('ascii')}"
+
+
+def _verify(
+    value: str, keys: Sequence[bytes], max_age: int | None, now: float
+) -> tuple[bytes, int] | str:
+    """Return `(data, timestamp)` from a signed value, or why it was refused."""
+    payload, _, rest = value.partition(".")
+    stamp, _, signature = rest.partition(".")
+    if not payload or not signature or not (stamp.isascii() and stamp.isdigit()):
+        return "malformed"
+    # Headers are decoded as Latin-1, so this only "replaces" in values built by hand.
+    message = f"{payload}.{stamp}".encode("latin-1", "replace")
+    provided = signature.encode("latin-1", "replace")
+    # Every key is tried, in constant time each: which one matched must not leak.
+    if not any(hmac.compare_digest(_signature(key, message), provided) for key in keys):
+        return "bad signature"
+    signed_at = int(stamp)
+    if max_age is not None and now - signed_at > max_age:
+        return "expired"
+    try:
+        return _b64decode(payload), signed_at
+    except (binascii.Error, ValueError):
+        return "malformed payload"
 
 
 def unsign(
@@ -120,80 +126,8 @@ def unsign(
         max_age: seconds a signature stays valid; None for no limit.
         now: the current POSIX time (default: now).
     """
-    payload, _, rest = value.partition(".")
-    stamp, _, signature = rest.partition(".")
-    if not payload or not signature or not (stamp.isascii() and stamp.isdigit()):
-        return None
-    # Headers are decoded as Latin-1, so this only "replaces" in values built by hand.
-    message = f"{payload}.{stamp}".encode("latin-1", "replace")
-    provided = signature.encode("latin-1", "replace")
-    if not any(hmac.compare_digest(_signature(key, message), provided) for key in keys):
-        return None
-    if max_age is not None and (time.time() if now is None else now) - int(stamp) > max_age:
-        return None
-    try:
-        return _b64decode(payload)
-    except (binascii.Error, ValueError):
-        return None
-
-
-class Session(dict[str, Any]):
-    """The session of one request: a dict that notes when it is changed.
-
-    The cookie is sent again only when `modified` is true. Changing a nested value
-    (`session["cart"].append(...)`) is not seen: assign the key again, or set
-    `session.modified = True`.
-    """
-
-    __slots__ = ("modified",)
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        super().__init__(data or {})
-        self.modified = False
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.modified = True
-
-    def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
-        self.modified = True
-
-    # typeshed overloads dict.__ior__ and __or__ pairwise; one signature cannot match both.
-    def __ior__(self, other: Mapping[str, Any]) -> Self:  # type: ignore[override,misc]
-        self.update(other)
-        return self
-
-    def clear(self) -> None:
-        """Remove everything; the response then deletes the cookie."""
-        super().clear()
-        self.modified = True
-
-    def pop(self, key: str, /, *default: Any) -> Any:
-        """Remove `key` and return its value (or `default`)."""
-        if key in self:
-            self.modified = True
-        return super().pop(key, *default)
-
-    def popitem(self) -> tuple[str, Any]:
-        """Remove and return the last `(key, value)` pair."""
-        item = super().popitem()
-        self.modified = True
-        return item
-
-    def setdefault(self, key: str, default: Any = None, /) -> Any:
-        """Return `session[key]`, storing `default` there first if it is missing."""
-        if key not in self:
-            self.modified = True
-        return super().setdefault(key, default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """Set every key of the given mapping (or pairs) and keywords."""
-        super().update(*args, **kwargs)
-        self.modified = True
-
-    def __repr__(self) -> str:
-        return f"Session({dict.__repr__(self)}, modified={self.modified})"
+    verified = _verify(value, keys, max_age, time.time() if now is None else now)
+    return None if isinstance(verified, str) else verified[0]
 
 
 def _secret_keys(secret: str | bytes | Sequence[str | bytes]) -> tuple[bytes, ...]:
@@ -210,14 +144,16 @@ def _secret_keys(secret: str | bytes | Sequence[str | bytes]) -> tuple[bytes, ..
             )
             raise ValueError(
                 f"{which} is {len(item)} characters; it must be at least {MIN_SECRET_LENGTH} "
-                "(32 or more random ones are recommended). Generate one with "
+                "random ones. Generate one with "
                 '`python -c "import secrets; print(secrets.token_urlsafe(32))"` '
                 "and load it from an environment variable"
             )
     return tuple(derive_key(item) for item in secrets_list)
 
 
-def _check_options(max_age: int | None, samesite: str | None) -> None:
+def _check_options(
+    max_age: int | None, same_site: str | None, https_only: bool | None, store: object
+) -> None:
     if max_age is not None and (
         isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0
     ):
@@ -225,8 +161,26 @@ def _check_options(max_age: int | None, samesite: str | None) -> None:
             f"sessions(max_age=...) must be whole seconds > 0, or None for a browser "
             f"session, got {max_age!r}"
         )
-    if samesite is not None and samesite.lower() not in ("lax", "strict", "none"):
-        raise ValueError(f"samesite must be 'lax', 'strict', 'none' or None, not {samesite!r}")
+    if same_site is not None and (
+        not isinstance(same_site, str) or same_site.lower() not in _SAME_SITE
+    ):
+        raise ValueError(
+            f"sessions(same_site=...) must be 'lax', 'strict', 'none' or None, not {same_site!r}"
+        )
+    if https_only not in (None, True, False):
+        raise TypeError(f"sessions(https_only=...) must be None, True or False, not {https_only!r}")
+    if same_site is not None and same_site.lower() == "none" and https_only is False:
+        raise ValueError(
+            "sessions(same_site='none') needs the Secure attribute, which https_only=False "
+            "forbids; browsers drop such cookies. Use https_only=None or True"
+        )
+    if store is not None and not all(
+        callable(getattr(store, name, None)) for name in ("get", "set", "delete")
+    ):
+        raise TypeError(
+            f"sessions(store=...) takes a SessionStore (async get, set, delete), such as "
+            f"MemoryStore(), not {type(store).__name__}"
+        )
 
 
 @final
@@ -237,30 +191,30 @@ class SessionMiddleware:
         self,
         secret: str | bytes | Sequence[str | bytes],
         *,
-        cookie_name: str,
         max_age: int | None,
-        path: str,
+        cookie_name: str,
+        same_site: str | None,
+        https_only: bool | None,
         domain: str | None,
-        secure: bool | None,
-        httponly: bool,
-        samesite: str | None,
-        serializer: SessionSerializer | None,
+        path: str,
+        store: SessionStore | None,
     ) -> None:
         self._keys = _secret_keys(secret)
-        _check_options(max_age, samesite)
+        _check_options(max_age, same_site, https_only, store)
         self.cookie_name = cookie_name
         self.max_age = max_age
         self.path = path
         self.domain = domain
+        self.same_site = same_site
         # Browsers drop SameSite=None cookies without Secure, so "none" implies it.
-        none_site = samesite is not None and samesite.lower() == "none"
-        self.secure = True if secure is None and none_site else secure
-        self.httponly = httponly
-        self.samesite = samesite
-        self.serializer: SessionSerializer = serializer or _JSONSerializer()
+        none_site = same_site is not None and same_site.lower() == "none"
+        self.https_only = True if https_only is None and none_site else https_only
+        self.store = store
         # Set one throwaway cookie now so a bad name, path, domain or combination fails
         # here, at start-up, rather than on the first login.
-        self._set_cookie(Response(), "probe", secure=bool(self.secure))
+        self._set_cookie(Response(), "probe", secure=bool(self.https_only))
+
+    # -- the cookie ----------------------------------------------------------------------
 
     def _set_cookie(self, response: Response, value: str, *, secure: bool) -> None:
         response.set_cookie(
@@ -270,152 +224,225 @@ class SessionMiddleware:
             path=self.path,
             domain=self.domain,
             secure=secure,
-            httponly=self.httponly,
-            samesite=self.samesite,
+            httponly=True,
+            samesite=self.same_site,
         )
 
-    def _encoding_error(self, data: Mapping[str, Any], error: Exception) -> TypeError:
-        for key, value in data.items():
-            try:
-                self.serializer.encode({key: value})
-            except Exception:  # noqa: BLE001 - any failure names the key that caused it
-                return TypeError(
-                    f"Session value {key!r} ({type(value).__name__}) cannot be stored in the "
-                    f"session cookie: {error}. Store plain data (str, int, float, bool, None, "
-                    "and lists and dicts of them), such as an id rather than an object"
-                )
-        return TypeError(f"The session cannot be serialized: {error}")
+    def _delete_cookie(self, response: Response, *, secure: bool) -> None:
+        response.delete_cookie(
+            self.cookie_name,
+            path=self.path,
+            domain=self.domain,
+            secure=secure,
+            httponly=True,
+            samesite=self.same_site,
+        )
+
+    def _secure(self, scope: Scope) -> bool:
+        if self.https_only is not None:
+            return self.https_only
+        # proxy_headers() rewrites the scheme for trusted proxies; a client's header alone
+        # never reaches here.
+        return scope.get("scheme") in ("https", "wss")
+
+    @staticmethod
+    def _encode(data: Mapping[str, Any]) -> bytes:
+        # dict.items() reads a Session without marking it accessed.
+        plain = dict(dict.items(data) if isinstance(data, dict) else data.items())
+        for key, value in plain.items():
+            if not isinstance(key, str):
+                raise TypeError(f"Session keys must be strings, got {key!r}")
+            # Checked again here: a value changed in place was never checked on assignment.
+            check_json(value, f"session[{key!r}]")
+        return encode_json(plain)
 
     def encode_cookie(self, data: Mapping[str, Any], *, timestamp: int | None = None) -> str:
-        """Serialize and sign `data` into a cookie value.
+        """Serialize and sign `data` into a cookie value (the cookie mode's format).
 
         Args:
             data: the session contents.
             timestamp: the signing time in POSIX seconds (default: now); expiry counts from it.
 
         Raises:
-            TypeError: a key is not a string or a value cannot be serialized.
+            TypeError: a key is not a string or a value is not JSON data.
             SessionTooLargeError: the cookie would exceed `MAX_COOKIE_SIZE` bytes.
         """
-        for key in data:
-            if not isinstance(key, str):
-                raise TypeError(f"Session keys must be strings, got {key!r}")
-        try:
-            payload = self.serializer.encode(dict(data))
-        except Exception as error:  # a serializer may raise anything; re-raised naming the key
-            raise self._encoding_error(data, error) from error
-        value = sign(payload, self._keys[0], timestamp)
+        value = sign(self._encode(data), self._keys[0], timestamp)
         size = len(self.cookie_name) + 1 + len(value)
         if size > MAX_COOKIE_SIZE:
-            largest = sorted(data, key=lambda key: len(self.serializer.encode(data[key])))[-3:]
-            logger.warning(
-                "Session cookie %r would be %d bytes (limit %d); largest keys: %s",
-                self.cookie_name,
-                size,
-                MAX_COOKIE_SIZE,
-                ", ".join(reversed(largest)),
-            )
+            plain = dict(dict.items(data) if isinstance(data, dict) else data.items())
+            sizes = {key: len(encode_json(item)) for key, item in plain.items()}
+            largest = sorted(sizes, key=sizes.__getitem__)[-3:]
             raise SessionTooLargeError(
                 f"The session cookie would be {size} bytes, over the {MAX_COOKIE_SIZE}-byte "
-                "limit browsers keep; store less in the session (an id, with the data in a "
-                "database or cache)"
+                f"limit browsers keep (largest keys: {', '.join(reversed(largest))}); store "
+                "less in it, or keep the data on the server with "
+                "sessions(secret=..., store=MemoryStore()) or another SessionStore"
             )
         return value
 
+    def _decode(self, payload: bytes) -> dict[str, Any] | None:
+        try:
+            data = decode_json(payload)
+        except Exception:  # noqa: BLE001 - unreadable data means a fresh session
+            logger.debug("Session data is not JSON; starting an empty session")
+            return None
+        if not isinstance(data, dict):
+            logger.debug("Session data is not a JSON object; starting an empty session")
+            return None
+        return data
+
     def decode_cookie(self, value: str) -> dict[str, Any] | None:
         """Return the session in a cookie value, or None if tampered, expired or unreadable."""
-        payload = unsign(value, self._keys, self.max_age)
-        if payload is None:
-            return None
-        try:
-            data = self.serializer.decode(payload)
-        except Exception:  # noqa: BLE001 - an unreadable cookie means a fresh session
-            return None
-        return data if isinstance(data, dict) else None
+        verified = self._read_cookie(value, time.time())
+        return None if verified is None else self._decode(verified[0])
 
-    def open_session(self, scope: Scope) -> Session:
+    def _read_cookie(self, value: str | None, now: float) -> tuple[bytes, int] | None:
+        """Verify the cookie: `(payload, signed_at)`, or None (logged at debug level)."""
+        if not value:
+            return None
+        verified = _verify(value, self._keys, self.max_age, now)
+        if isinstance(verified, str):
+            logger.debug("Ignoring the %r cookie (%s)", self.cookie_name, verified)
+            return None
+        return verified
+
+    # -- loading and saving --------------------------------------------------------------
+
+    async def _load(
+        self, value: str | None, now: float
+    ) -> tuple[dict[str, Any] | None, str | None, int | None]:
+        """Return `(data, session id, signed_at)` for the request's cookie value."""
+        verified = self._read_cookie(value, now)
+        if verified is None:
+            return None, None, None
+        payload, signed_at = verified
+        if self.store is None:
+            data = self._decode(payload)
+            return data, None, signed_at if data is not None else None
+        session_id = payload.decode("latin-1")
+        stored = await self.store.get(session_id)
+        if stored is None:
+            logger.debug("Session id from the %r cookie is not in the store", self.cookie_name)
+            return None, None, None
+        return self._decode(stored), session_id, signed_at
+
+    async def open_session(self, scope: Scope) -> Session:
         """Read the session from the `Cookie` header of an HTTP or WebSocket `scope`.
 
-        The session is also stored in `scope["session"]`.
+        The session is also stored in `scope["session"]`. Changes made to it are not saved
+        (there is no response to carry a cookie).
         """
         cookies = parse_cookies(Headers(scope.get("headers", ())).get("cookie"))
-        return self._open(scope, cookies.get(self.cookie_name))
-
-    def _open(self, scope: Scope, value: str | None) -> Session:
-        data = self.decode_cookie(value) if value else None
+        data, _, _ = await self._load(cookies.get(self.cookie_name), time.time())
         session = Session(data)
         scope["session"] = session
         return session
 
+    async def _save(
+        self,
+        scope: Scope,
+        response: Response,
+        session: Session,
+        loaded: tuple[bool, str | None, int | None],
+        now: float,
+    ) -> None:
+        """Write the session back: cookie, store record, or their deletion, as needed."""
+        had_cookie, session_id, signed_at = loaded
+        accessed, modified = session.accessed, session.modified
+        if accessed or modified:
+            # The answer depends on who asked: a shared cache must not hand it to others.
+            add_vary(response, "Cookie")
+        if not dict.__len__(session):
+            if modified:
+                if session_id is not None and self.store is not None:
+                    await self.store.delete(session_id)
+                if had_cookie:
+                    self._delete_cookie(response, secure=self._secure(scope))
+            return
+        # Sliding expiry: a session in use is signed again once past half its lifetime.
+        stale = (
+            accessed
+            and signed_at is not None
+            and self.max_age is not None
+            and now - signed_at > self.max_age / 2
+        )
+        if not (modified or stale):
+            return
+        if self.store is None:
+            self._set_cookie(response, self.encode_cookie(session), secure=self._secure(scope))
+            return
+        payload = self._encode(session)
+        new_id = session_id is None or session.regenerated
+        if new_id:
+            if session_id is not None:
+                await self.store.delete(session_id)
+            session_id = secrets.token_urlsafe(32)
+        assert session_id is not None  # for type checkers: set just above when missing
+        await self.store.set(session_id, payload, self.max_age)
+        if new_id or stale:
+            value = sign(session_id.encode("ascii"), self._keys[0])
+            self._set_cookie(response, value, secure=self._secure(scope))
+
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        """Load `context.session` from the cookie; send the cookie back if it changed."""
+        """Load `context.session`; send the cookie back if it changed or is getting old."""
         value = request.cookies.get(self.cookie_name)
-        session = self._open(request.scope, value)
+        now = time.time()
+        data, session_id, signed_at = await self._load(value, now)
+        session = Session(data)
+        request.scope["session"] = session
         context.session = session
         response = await call_next()
-        if session.modified:
-            secure = self.secure
-            if secure is None:
-                secure = request.scope.get("scheme") in ("https", "wss")
-            if session:
-                self._set_cookie(response, self.encode_cookie(session), secure=secure)
-            elif value is not None:
-                response.delete_cookie(
-                    self.cookie_name,
-                    path=self.path,
-                    domain=self.domain,
-                    secure=secure,
-                    httponly=self.httponly,
-                    samesite=self.samesite,
-                )
+        await self._save(
+            request.scope, response, session, (value is not None, session_id, signed_at), now
+        )
         return response
 
 
 def sessions(
     secret: str | bytes | Sequence[str | bytes],
-    *,
-    cookie_name: str = "session",
     max_age: int | None = DEFAULT_MAX_AGE,
-    path: str = "/",
+    cookie_name: str = "session",
+    same_site: str | None = "lax",
+    https_only: bool | None = None,
     domain: str | None = None,
-    secure: bool | None = None,
-    httponly: bool = True,
-    samesite: str | None = "lax",
-    serializer: SessionSerializer | None = None,
+    path: str = "/",
+    store: SessionStore | None = None,
 ) -> SessionMiddleware:
-    """Build a middleware keeping `context.session` in a signed cookie.
+    """Build a middleware giving each visitor a session as `context.session`.
 
-    The session is a dict serialized to JSON, base64url-encoded, time-stamped and signed
-    with HMAC-SHA256. A tampered, expired or unreadable cookie gives a fresh, empty session,
-    never an error. The cookie is sent only when the session changed, and deleted when it
-    was emptied. The contents are signed, not encrypted: users can read them.
+    Without a store the session is JSON in the cookie, time-stamped and signed with
+    HMAC-SHA256 (readable by the user, not changeable). With a store the cookie holds only
+    a signed random id. A tampered, expired or unreadable cookie gives a fresh, empty
+    session, never an error. The cookie is sent when the session changed, or when it was
+    read and signed more than `max_age / 2` ago (sliding expiry); it is deleted when the
+    session is cleared. It is always HttpOnly.
 
     Args:
         secret: the signing secret (at least `MIN_SECRET_LENGTH` characters), or a list to
             rotate secrets: the first signs, any of them verifies.
-        cookie_name: the cookie's name.
-        max_age: seconds a session lasts after its last change; None for a browser
+        max_age: seconds a session lasts after it was last written; None for a browser
             session (no expiry, the cookie goes when the browser closes).
-        path: the cookie's path.
+        cookie_name: the cookie's name.
+        same_site: "lax", "strict", "none" (implies Secure) or None to omit the attribute.
+        https_only: the Secure attribute: None sets it when the request came over HTTPS
+            (as seen by the server, or by `proxy_headers()` behind a trusted proxy), True
+            always, False never.
         domain: the cookie's domain; None for this host only.
-        secure: send the cookie over HTTPS only; None (the default) sets it when the
-            request came over HTTPS (always with `samesite="none"`).
-        httponly: hide the cookie from JavaScript.
-        samesite: "lax", "strict", "none" or None.
-        serializer: turns the session dict into bytes and back (default: msgspec JSON).
+        path: the cookie's path.
+        store: keep session data on the server (`MemoryStore()`, or any `SessionStore`).
 
     Raises:
         ValueError: a secret is too short, or a cookie option is invalid.
-        TypeError: a secret is neither str nor bytes.
+        TypeError: a secret is neither str nor bytes, or `store` is not a store.
     """
     return SessionMiddleware(
         secret,
-        cookie_name=cookie_name,
         max_age=max_age,
-        path=path,
+        cookie_name=cookie_name,
+        same_site=same_site,
+        https_only=https_only,
         domain=domain,
-        secure=secure,
-        httponly=httponly,
-        samesite=samesite,
-        serializer=serializer,
+        path=path,
+        store=store,
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from ecko.testing._asgi import _build_scope
 from ecko.testing._transport import _AsyncTestClientTransport, _TestClientTransport
+from ecko.testing.sse import EventStream, stream_events
 from ecko.testing.websocket import WebSocketTestSession
 from ecko.types import ASGIApp
 
@@ -82,6 +84,19 @@ class TestClient(httpx.Client):
     def app_state(self) -> dict[str, Any]:
         """The lifespan `state` dict; each request's scope gets a shallow copy."""
         return self._asgi.app_state
+
+    @contextlib.contextmanager
+    def stream_events(
+        self, method: str, url: str, *, comments: bool = False, **kwargs: Any
+    ) -> Iterator[EventStream]:
+        """Open a server-sent event stream and read its events one by one as they are sent.
+
+        `with client.stream_events("GET", "/clock") as events: first = next(events)`;
+        leaving the block disconnects. `comments=True` also yields comments (pings).
+        Other keyword arguments go to `stream()`.
+        """
+        with stream_events(self, method, url, comments=comments, **kwargs) as events:
+            yield events
 
     def websocket_connect(
         self,

@@ -42,7 +42,9 @@ def error_lines(log: str) -> list[str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("granian")
-    live = LiveServer(command=ecko_granian("--prod"), cwd=ROOT, env=markers(folder))
+    live = LiveServer(
+        command=ecko_granian("--prod", "--workers", "1"), cwd=ROOT, env=markers(folder)
+    )
     with live:
         yield live
 
@@ -111,7 +113,9 @@ def test_websocket_denial_response_reaches_the_client(server: LiveServer) -> Non
 
 def test_lifespan_hooks_run_in_the_worker_and_the_server_stops_cleanly(tmp_path: Path) -> None:
     started, stopped = tmp_path / "started", tmp_path / "stopped"
-    with LiveServer(command=ecko_granian("--prod"), cwd=ROOT, env=markers(tmp_path)) as live:
+    with LiveServer(
+        command=ecko_granian("--prod", "--workers", "1"), cwd=ROOT, env=markers(tmp_path)
+    ) as live:
         # granian listens before its worker runs the startup hooks, so LiveServer may return
         # first; the worker serves only once they are done, and requests wait in the backlog.
         assert httpx.get(f"{live.url}/items/1", timeout=10).status_code == 200

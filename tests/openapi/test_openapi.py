@@ -1,4 +1,4 @@
-"""The OpenAPI document and the Swagger UI page: built from the routes' plans, served once."""
+"""The OpenAPI document: built from the routes' plans, served once."""
 
 from __future__ import annotations
 
@@ -24,9 +24,7 @@ from ecko import (
     Router,
     WebSocket,
 )
-from ecko.openapi import OpenAPI, build_document, setup_openapi
-from ecko.openapi.docs_page import SWAGGER_UI_CDN, docs_html
-from ecko.openapi.schema import ValidationProblem
+from ecko.openapi import OpenAPI, ValidationProblem, build_document, setup_openapi
 from ecko.testing import LiveServer
 from tests.conftest import ClientFactory
 
@@ -130,33 +128,6 @@ def test_setup_openapi_is_exported_lazily_by_ecko() -> None:
     from ecko import setup_openapi as exported
 
     assert exported is setup_openapi
-
-
-def test_docs_page_is_swagger_ui_loading_the_openapi_url(client_for: ClientFactory) -> None:
-    app = Ecko()
-    setup_openapi(app, title="Shop <API> & co", openapi_url="/api/schema.json", docs_url="/api/ui")
-    client = client_for(app)
-
-    response = client.get("/api/ui")
-
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    page = response.text
-    assert page.startswith("<!doctype html>")
-    assert "<title>Shop &lt;API&gt; &amp; co</title>" in page
-    assert 'url: "/api/schema.json"' in page
-    assert f'<script src="{SWAGGER_UI_CDN}/swagger-ui-bundle.js"></script>' in page
-    assert "swagger-ui-dist@5" in SWAGGER_UI_CDN
-    assert client.get("/api/schema.json").json()["info"]["title"] == "Shop <API> & co"
-    assert client.get("/docs").status_code == 404
-    assert client.get("/openapi.json").status_code == 404
-
-
-def test_docs_page_url_cannot_close_its_script_element() -> None:
-    page = docs_html(title="t", openapi_url="/x</script><script>alert(1)//")
-
-    assert "</script><script>alert(1)" not in page
-    assert '"/x\\u003c/script\\u003e\\u003cscript\\u003ealert(1)//"' in page
 
 
 def test_struct_body_becomes_a_required_json_request_body_with_its_component(
@@ -699,7 +670,7 @@ def test_explicit_servers_and_disabled_docs_page(client_for: ClientFactory) -> N
     app = Ecko()
     openapi = setup_openapi(
         app,
-        docs_url=None,
+        docs=None,
         servers=["https://api.example.com", {"url": "https://staging.example.com"}],
     )
     client = client_for(app)
@@ -716,7 +687,7 @@ def test_openapi_url_none_serves_nothing_but_builds_the_document(
     client_for: ClientFactory,
 ) -> None:
     app = Ecko()
-    openapi = setup_openapi(app, openapi_url=None, docs_url=None)
+    openapi = setup_openapi(app, openapi_url=None, docs=None)
 
     @app.get("/items")
     def items() -> list[str]:
@@ -729,7 +700,7 @@ def test_openapi_url_none_serves_nothing_but_builds_the_document(
 
 
 def test_docs_page_without_a_document_is_refused() -> None:
-    with pytest.raises(ValueError, match="pass openapi_url or set docs_url=None"):
+    with pytest.raises(ValueError, match="pass openapi_url or set docs=None"):
         setup_openapi(Ecko(), openapi_url=None)
 
 
