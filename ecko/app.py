@@ -477,6 +477,9 @@ class Ecko(RouteRegistrar, Generic[StateT]):
             if response.needs_prepare:
                 await response.prepare(request.scope)
         except Exception as error:  # noqa: BLE001 - dispatch answers every failure
+            background = request.scope.get("ecko.background")
+            if background is not None:  # as in Starlette: tasks follow only a handler's success
+                background.discard()
             response, handled = await self._error_response(request, error)
             if not handled:
                 return response

@@ -38,6 +38,10 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def discard(self) -> None:
+        """Drop the tasks added so far: the handler failed, so their work must not follow."""
+        self._tasks.clear()
+
     async def run(self) -> None:
         """Run the tasks added so far, in order, logging each failure."""
         while self._tasks:

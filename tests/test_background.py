@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from ecko import BackgroundTasks, Ecko, RouteDefinitionError, UploadFile, WebSocket, context
+from ecko import (
+    BackgroundTasks,
+    Ecko,
+    NotFound,
+    RouteDefinitionError,
+    UploadFile,
+    WebSocket,
+    context,
+)
 from ecko.types import Message, Scope
 from tests.conftest import ClientFactory
 
@@ -135,17 +143,30 @@ def test_tasks_run_before_uploads_are_closed(client_for: ClientFactory) -> None:
     assert read == [b"a,b\n1,2\n"]
 
 
-def test_tasks_run_after_an_error_response_too(client_for: ClientFactory) -> None:
+def test_tasks_of_a_failed_handler_are_dropped(client_for: ClientFactory) -> None:
     app = Ecko()
     ran: list[str] = []
 
     @app.post("/fails")
     def fails(tasks: BackgroundTasks) -> str:
-        tasks.add(ran.append, "cleanup")
+        tasks.add(ran.append, "send welcome mail")
         raise ValueError("boom")
 
-    assert client_for(app, raise_server_exceptions=False).post("/fails").status_code == 500
-    assert ran == ["cleanup"]
+    @app.post("/missing")
+    def missing(tasks: BackgroundTasks) -> str:
+        tasks.add(ran.append, "audit")
+        raise NotFound("no such thing")
+
+    @app.post("/works")
+    def works(tasks: BackgroundTasks) -> str:
+        tasks.add(ran.append, "after success")
+        return "ok"
+
+    client = client_for(app, raise_server_exceptions=False)
+    assert client.post("/fails").status_code == 500
+    assert client.post("/missing").status_code == 404
+    assert client.post("/works").status_code == 200
+    assert ran == ["after success"]
 
 
 def test_request_without_tasks_schedules_nothing() -> None:

@@ -11,6 +11,7 @@ except ImportError as error:  # pragma: no cover - httpx is installed wherever t
 
 from ecko.testing.client import AsyncTestClient, TestClient
 from ecko.testing.live_server import LiveServer
+from ecko.testing.sse import EventStream, aiter_events, iter_events
 from ecko.testing.websocket import (
     WebSocketClosed,
     WebSocketDenialResponse,
@@ -20,10 +21,13 @@ from ecko.testing.websocket import (
 
 __all__ = [
     "AsyncTestClient",
+    "EventStream",
     "LiveServer",
     "TestClient",
     "WebSocketClosed",
     "WebSocketDenialResponse",
     "WebSocketRejected",
     "WebSocketTestSession",
+    "aiter_events",
+    "iter_events",
 ]
