@@ -145,7 +145,11 @@ class _Package(types.ModuleType):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _BUILT_IN and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
+            module, value = value, getattr(value, name)
+            # Dotted paths walk attributes ("ecko.middleware.cors.CORSMiddleware" in a logging
+            # dictConfig or a pickle): the factory carries its module's public names for them.
+            for public in getattr(module, "__all__", ()):
+                value.__dict__.setdefault(public, getattr(module, public))
         super().__setattr__(name, value)
 
 

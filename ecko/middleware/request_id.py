@@ -105,10 +105,3 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = context.get("request_id") or "-"
         return True
-
-
-# `ecko.middleware.request_id` is the factory, not this module, once the package has
-# replaced the attribute (see ecko/middleware/__init__.py); logging's dotted-path resolver
-# walks attributes, so "ecko.middleware.request_id.RequestIdFilter" in a dictConfig or
-# fileConfig must be found on the factory.
-request_id.__dict__["RequestIdFilter"] = RequestIdFilter

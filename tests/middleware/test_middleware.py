@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -491,3 +493,22 @@ def test_first_asgi_middleware_added_is_outermost(client_for: ClientFactory) -> 
         return "ok"
 
     assert client_for(app).get("/").headers.get_list("x-layer") == ["inner", "outer"]
+
+
+def test_dotted_paths_reach_every_public_name_of_the_built_in_middleware() -> None:
+    # logging's dictConfig (and pickle) resolve "ecko.middleware.cors.CORSMiddleware" by
+    # walking attributes, and the package attribute `cors` is the factory, not the module.
+    code = (
+        "import importlib, logging.config\n"
+        "import ecko.middleware as package\n"
+        "resolve = logging.config.BaseConfigurator({}).resolve\n"
+        "for module in package._BUILT_IN:\n"
+        "    for name in importlib.import_module(f'ecko.middleware.{module}').__all__:\n"
+        "        resolve(f'ecko.middleware.{module}.{name}')\n"
+        "print(len(package._BUILT_IN))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 11
