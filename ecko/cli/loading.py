@@ -7,8 +7,9 @@ import inspect
 import keyword
 import os
 import sys
+import sysconfig
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +17,9 @@ from ecko.cli import CommandError
 
 DEFAULT_ATTRIBUTE = "app"
 """`ecko run app` means `app:app`."""
+
+FACTORY_ATTRIBUTE = "create_app"
+"""Suggested when a module has no app but defines this factory."""
 
 EXIT_USER_CODE = 1
 """Exit code when the user's module raises while it is imported."""
@@ -34,6 +38,8 @@ class Target:
         app_dir: a folder to put first on `sys.path`, when the module is not importable
             from the current directory.
         file: for a `path/to/file.py` target, the resolved file, checked after import.
+        factory: the attribute is a function returning the app (`module:create_app()`
+            or `--factory`); servers call it in each worker.
     """
 
     text: str
@@ -41,6 +47,7 @@ class Target:
     attribute: str
     app_dir: str | None = None
     file: Path | None = None
+    factory: bool = False
 
     @property
     def import_string(self) -> str:
@@ -48,18 +55,23 @@ class Target:
         return f"{self.module}:{self.attribute}"
 
 
-def parse_target(text: str, cwd: Path | None = None) -> Target:
+def parse_target(text: str, cwd: Path | None = None, *, factory: bool = False) -> Target:
     """Parse `module:attr`, `module` or `path/to/file.py[:attr]` relative to `cwd`.
+
+    A trailing `()` (`module:create_app()`) marks the attribute as an app factory, as
+    `factory=True` does.
 
     Raises:
         CommandError: the target is malformed, or names a file that does not exist.
     """
     cwd = Path.cwd() if cwd is None else cwd
     location, attribute = _split(text)
+    if attribute.endswith("()"):
+        attribute, factory = attribute.removesuffix("()"), True
     if not location or not _is_dotted_name(attribute):
         raise CommandError(f"invalid target {text!r}: {_EXPECTED}")
     if location.endswith(".py"):
-        return _file_target(text, location, attribute, cwd)
+        return replace(_file_target(text, location, attribute, cwd), factory=factory)
     if "/" in location or os.sep in location:
         raise CommandError(
             f"invalid target {text!r}: a file path must end in .py (e.g. src/app.py:app); "
@@ -67,7 +79,7 @@ def parse_target(text: str, cwd: Path | None = None) -> Target:
         )
     if not _is_dotted_name(location):
         raise CommandError(f"invalid target {text!r}: {_EXPECTED}")
-    return Target(text, location, attribute)
+    return Target(text, location, attribute, factory=factory)
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -120,16 +132,39 @@ def load_app(target: Target) -> object:
     """
     module = import_module(target)
     app = _resolve_attribute(module, target)
+    if target.factory:
+        app = _call_factory(app, target)
     problem = asgi_problem(app)
     if problem is not None:
         candidates = [name for name in find_apps(module) if name != target.attribute]
-        fix = (
-            f"the module defines: {', '.join(candidates)}"
-            if candidates
-            else "point it at your app, e.g. app = Ecko()"
-        )
-        raise CommandError(f"{target.text!r} is {problem}, not an ASGI app; {fix}")
+        if target.factory:
+            fix = "make it return the app, e.g. return Ecko()"
+        elif candidates:
+            fix = f"the module defines: {', '.join(candidates)}"
+        elif problem == "a regular function":
+            fix = (
+                f"if it builds the app, run it as a factory: {target.import_string}() or --factory"
+            )
+        else:
+            fix = "point it at your app, e.g. app = Ecko()"
+        made = " returned" if target.factory else " is"
+        raise CommandError(f"{target.text!r}{made} {problem}, not an ASGI app; {fix}")
     return app
+
+
+def _call_factory(factory: object, target: Target) -> object:
+    if not callable(factory):
+        raise CommandError(
+            f"{target.import_string!r} is not callable, so it cannot be an app factory; "
+            "drop --factory (or the trailing ()) if it is the app itself"
+        )
+    try:
+        return factory()
+    except Exception as error:  # noqa: BLE001 - the user's factory may raise anything; report it
+        message = _import_failure_message(target, error).replace(
+            f"importing {target.module!r}", f"calling {target.import_string}()", 1
+        )
+        raise CommandError(message, EXIT_USER_CODE) from None
 
 
 def import_module(target: Target) -> ModuleType:
@@ -204,7 +239,11 @@ def _import_failure_message(target: Target, error: Exception) -> str:
 
 
 def _frames_to_show(error: BaseException) -> list[traceback.FrameSummary]:
-    """Return where the error was raised and, if in a library, the user's line that led there."""
+    """Return the user's frames (their modules importing one another) and where it was raised.
+
+    Frames in the standard library, installed packages and Ecko are left out, except the
+    one that raised: the user sees their own traceback, not importlib's or Ecko's.
+    """
     importlib_dir = os.path.dirname(importlib.__file__)
     frames = [
         frame
@@ -215,15 +254,20 @@ def _frames_to_show(error: BaseException) -> list[traceback.FrameSummary]:
     ]
     if not frames:
         return []
-    cwd = os.getcwd()
-    own = [
-        frame
-        for frame in frames
-        if frame.filename.startswith(cwd + os.sep) and "site-packages" not in frame.filename
-    ]
-    if own and own[-1] is not frames[-1]:
-        return [own[-1], frames[-1]]
-    return [frames[-1]]
+    own = [frame for frame in frames if not _is_library(frame.filename)]
+    if not own or own[-1] is not frames[-1]:
+        own.append(frames[-1])
+    return own
+
+
+def _is_library(filename: str) -> bool:
+    libraries = (sysconfig.get_paths()["stdlib"], os.path.dirname(os.path.dirname(__file__)))
+    parts = Path(filename).parts
+    return (
+        "site-packages" in parts
+        or "dist-packages" in parts
+        or any(filename.startswith(folder + os.sep) for folder in libraries)
+    )
 
 
 def _display_path(filename: str) -> str:
@@ -245,6 +289,11 @@ def _resolve_attribute(module: ModuleType, target: Target) -> object:
             if candidates:
                 raise CommandError(
                     f"{owner} has no attribute {part!r}; it defines: {', '.join(candidates)}"
+                ) from None
+            if value is module and callable(getattr(module, FACTORY_ATTRIBUTE, None)):
+                raise CommandError(
+                    f"{owner} has no attribute {part!r}; it defines the factory "
+                    f"{FACTORY_ATTRIBUTE}(): ecko run {target.module}:{FACTORY_ATTRIBUTE}()"
                 ) from None
             raise CommandError(
                 f"{owner} has no attribute {part!r}, and the module defines no Ecko or ASGI app; "

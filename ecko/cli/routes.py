@@ -9,11 +9,21 @@ from typing import Literal
 
 from ecko.cli import CommandError
 from ecko.cli.loading import load_app, parse_target
+from ecko.cli.output import table
 from ecko.routing import WEBSOCKET, AnyRoute
 
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 _KIND_ORDER = {"http": 0, "websocket": 1, "mount": 2}
-_COLUMNS = ("METHODS", "PATH", "NAME", "HANDLER")
+_COLUMNS = ("METHODS", "PATH", "HANDLER", "NAME", "TAGS")
+_METHOD_COLOURS = {
+    "GET": ("green",),
+    "POST": ("yellow",),
+    "PUT": ("blue",),
+    "PATCH": ("cyan",),
+    "DELETE": ("red",),
+    "WS": ("magenta",),
+    "MOUNT": ("dim",),
+}
 
 
 @dataclass(frozen=True)
@@ -26,9 +36,10 @@ class RouteRow:
     name: str | None
     handler: str
     summary: str | None
+    tags: list[str]
 
 
-def print_routes(target_text: str, *, as_json: bool = False) -> int:
+def print_routes(target_text: str, *, as_json: bool = False, factory: bool = False) -> int:
     """Load the Ecko app `target_text` names and print its routes sorted by path.
 
     Raises:
@@ -36,7 +47,7 @@ def print_routes(target_text: str, *, as_json: bool = False) -> int:
     """
     from ecko.app import Ecko
 
-    target = parse_target(target_text)
+    target = parse_target(target_text, factory=factory)
     app = load_app(target)
     if not isinstance(app, Ecko):
         raise CommandError(
@@ -55,7 +66,7 @@ def route_rows(routes: Iterable[AnyRoute], mounts: Iterable[tuple[str, object]])
     """Describe `routes` and `mounts` as rows sorted by path (then kind, then methods)."""
     rows = [_route_row(route) for route in routes]
     rows += [
-        RouteRow("mount", [], prefix, None, _qualified_name(_described(mounted)), None)
+        RouteRow("mount", [], prefix, None, _qualified_name(_described(mounted)), None, [])
         for prefix, mounted in mounts
     ]
     return sorted(rows, key=lambda row: (row.path, _KIND_ORDER[row.kind], _method_ranks(row)))
@@ -64,12 +75,20 @@ def route_rows(routes: Iterable[AnyRoute], mounts: Iterable[tuple[str, object]])
 def _route_row(route: AnyRoute) -> RouteRow:
     handler = _qualified_name(route.handler)
     if WEBSOCKET in route.methods:
-        return RouteRow("websocket", ["WS"], route.path, route.name, handler, route.summary)
+        return RouteRow(
+            "websocket", ["WS"], route.path, route.name, handler, route.summary, list(route.tags)
+        )
     methods = set(route.methods)
     if "GET" in methods:
         methods.discard("HEAD")  # HEAD follows GET; listing it on every GET route is noise
     return RouteRow(
-        "http", _sorted_methods(methods), route.path, route.name, handler, route.summary
+        "http",
+        _sorted_methods(methods),
+        route.path,
+        route.name,
+        handler,
+        route.summary,
+        list(route.tags),
     )
 
 
@@ -93,25 +112,26 @@ def _described(mounted: object) -> object:
 def _qualified_name(value: object) -> str:
     module = getattr(value, "__module__", None)
     qualname = getattr(value, "__qualname__", None) or type(value).__qualname__
-    return f"{module}.{qualname}" if module else str(qualname)
+    return f"{module}:{qualname}" if module else str(qualname)
 
 
 def format_table(rows: Iterable[RouteRow]) -> str:
-    """Render rows as aligned columns: METHODS, PATH, NAME, HANDLER."""
-    cells = [_COLUMNS] + [
+    """Render rows as aligned columns: METHODS, PATH, HANDLER, NAME, TAGS (coloured on a tty)."""
+    cells = [
         (
             "MOUNT" if row.kind == "mount" else ",".join(row.methods),
             row.path,
-            row.name or "",
             row.handler,
+            row.name or "",
+            ",".join(row.tags),
         )
         for row in rows
     ]
-    widths = [max(len(line[column]) for line in cells) for column in range(len(_COLUMNS))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in cells
-    ]
-    if len(cells) == 1:
-        lines.append("(no routes)")
-    return "\n".join(lines)
+    text = table(_COLUMNS, cells, styles=_cell_styles)
+    return text + "\n(no routes)" if not cells else text
+
+
+def _cell_styles(column: int, cell: str) -> tuple[str, ...]:
+    if column == 0:
+        return _METHOD_COLOURS.get(cell.partition(",")[0], ())
+    return {1: ("bold",), 4: ("dim",)}.get(column, ())

@@ -1,83 +1,29 @@
-"""`ecko run`: validate the target in-process, then serve it with uvicorn (or granian)."""
+"""`ecko run`: check the options and the target in-process, then serve it with uvicorn."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from ecko._optional import import_optional
 from ecko.cli import CommandError
 from ecko.cli.loading import Target, load_app, parse_target
-from ecko.exceptions import MissingDependencyError
+from ecko.cli.output import colour_enabled, info, style
+from ecko.cli.run_options import (
+    DEBUG_VARIABLE,
+    STARTUP_FAILURE,
+    RunOptions,
+    ServerSettings,
+    exit_code,
+    resolve_settings,
+)
 
-DEBUG_VARIABLE = "ECKO_DEBUG"
-"""`Ecko(debug=None)` reads this; `ecko run` sets it in development and clears it with --prod."""
-
-STARTUP_FAILURE = 3
-"""uvicorn's exit code when the app's lifespan startup fails or the address cannot be bound.
-
-`ecko run --server granian` uses it too when the address cannot be bound; granian itself
-exits 1 when a worker's lifespan startup fails.
-"""
-
-_GRANIAN_LOG_LEVELS = {"trace": "debug"}
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What `ecko run` was asked for; None means "the mode's default"."""
-
-    target: str
-    host: str = "127.0.0.1"
-    port: int = 8000
-    reload: bool | None = None
-    prod: bool = False
-    workers: int = 1
-    server: Literal["uvicorn", "granian"] = "uvicorn"
-    log_level: str = "info"
-    root_path: str = ""
-    proxy_headers: bool | None = None
-
-
-@dataclass(frozen=True)
-class ServerSettings:
-    """The settings handed to the server once each mode's defaults are applied."""
-
-    reload: bool
-    debug: bool
-    workers: int
-    proxy_headers: bool
-
-
-def resolve_settings(options: RunOptions) -> ServerSettings:
-    """Apply the development or production defaults to `options`.
-
-    Raises:
-        CommandError: the options contradict each other.
-    """
-    if options.prod and options.reload:
-        raise CommandError("--reload is for development; drop it or drop --prod")
-    reload = not options.prod if options.reload is None else options.reload
-    if reload and options.workers > 1:
-        raise CommandError(
-            f"--workers {options.workers} cannot be combined with reload; "
-            "add --prod (or --no-reload) to run several workers"
-        )
-    if options.server == "granian" and options.proxy_headers:
-        raise CommandError("--proxy-headers is supported with --server uvicorn only")
-    proxy_headers = options.prod if options.proxy_headers is None else options.proxy_headers
-    return ServerSettings(
-        reload=reload, debug=not options.prod, workers=options.workers, proxy_headers=proxy_headers
-    )
+__all__ = ["RunOptions", "ServerSettings", "resolve_settings", "run"]
 
 
 def run(options: RunOptions) -> int:
@@ -87,35 +33,92 @@ def run(options: RunOptions) -> int:
         CommandError: bad options, a missing server, or a target that does not load.
     """
     settings = resolve_settings(options)
-    granian = _import_granian() if options.server == "granian" else None
+    if options.server == "granian":
+        from ecko.cli.granian import import_granian
+
+        import_granian()  # a missing extra fails before the app is imported
+    if options.env_file is not None:
+        _load_env_file(options.env_file)
     # Before the app is imported: `Ecko(debug=None)` reads it when the module runs.
     if settings.debug:
         os.environ[DEBUG_VARIABLE] = "1"
     else:
         os.environ.pop(DEBUG_VARIABLE, None)
-    target = parse_target(options.target)
+    target = parse_target(options.target, factory=options.factory)
     app = load_app(target)
-    mode = "development" if settings.debug else "production"
-    print(
-        f"ecko: serving {target.import_string} in {mode} mode "
-        f"(reload {'on' if settings.reload else 'off'}, debug {'on' if settings.debug else 'off'}, "
-        f"{settings.workers} worker{'s' if settings.workers > 1 else ''})",
-        file=sys.stderr,
-        flush=True,
-    )
-    if granian is not None:
-        return _serve_granian(granian, target, options, settings)
+    print_banner(app, target, options, settings)
+    if options.server == "granian":
+        from ecko.cli.granian import serve_granian
+
+        return serve_granian(target, options, settings)
     exit_code = _serve_uvicorn(app, target, options, settings)
     if exit_code == STARTUP_FAILURE:
         print("error: the server could not start; see the log above", file=sys.stderr)
     return exit_code
 
 
-def _import_granian() -> Any:
+def _load_env_file(path: str) -> None:
+    """Load `path` into os.environ before the app is imported; real variables win.
+
+    Workers and reloaded processes inherit the environment, so both servers see it.
+    """
     try:
-        return import_optional("granian", extra="granian")
-    except MissingDependencyError as error:
-        raise CommandError(str(error)) from None
+        import dotenv  # uvicorn[standard], a core dependency, brings python-dotenv
+    except ImportError:
+        raise CommandError(
+            "--env-file needs python-dotenv; install it with: pip install python-dotenv"
+        ) from None
+    dotenv.load_dotenv(path, override=False)
+
+
+def server_url(options: RunOptions) -> str:
+    """Return the base URL the server listens on (`unix:PATH` for a Unix socket)."""
+    if options.uds is not None:
+        return f"unix:{options.uds}"
+    scheme = "https" if options.ssl_certfile else "http"
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"{scheme}://{host}:{options.port}{options.root_path}"
+
+
+def docs_path(app: object) -> str | None:
+    """Return where `setup_openapi(app)` serves Swagger UI (or the schema), if it was called."""
+    routes = getattr(app, "routes", None)
+    if not isinstance(routes, list):
+        return None
+    paths = {getattr(route, "name", None): getattr(route, "path", None) for route in routes}
+    found = paths.get("openapi_docs") or paths.get("openapi_schema")
+    return found if isinstance(found, str) else None
+
+
+def print_banner(
+    app: object, target: Target, options: RunOptions, settings: ServerSettings
+) -> None:
+    """Print the mode, the URL, the docs URL and the reload status to stderr."""
+    stream = sys.stderr
+    mode = "development" if settings.debug else "production"
+    plural = "s" if settings.workers > 1 else ""
+    flags = (
+        f"reload {'on' if settings.reload else 'off'}, debug {'on' if settings.debug else 'off'}, "
+        f"{settings.workers} worker{plural}"
+    )
+    mode_colour = "yellow" if settings.debug else "green"
+    info(
+        f"{style('ecko:', 'bold', 'cyan', stream=stream)} serving "
+        f"{style(target.import_string + ('()' if target.factory else ''), 'bold', stream=stream)}"
+        f" in {style(mode, 'bold', mode_colour, stream=stream)} mode ({flags})"
+    )
+    url = server_url(options)
+    lines = [("URL", url)]
+    docs = docs_path(app)
+    if docs is not None and options.uds is None:
+        lines.append(("Docs", url + docs))
+    if settings.reload:
+        lines.append(("Reload", f"watching *.py under {target.app_dir or os.getcwd()}"))
+    if settings.forwarded_allow_ips is not None:
+        lines.append(("Proxies", f"X-Forwarded-* trusted from {settings.forwarded_allow_ips}"))
+    for label, value in lines:
+        label_text = style(label.ljust(8), "dim", stream=stream)
+        info(f"  {label_text}{style(value, 'cyan', stream=stream)}")
 
 
 class _Terminated(BaseException):
@@ -144,82 +147,34 @@ def _serve_uvicorn(
 ) -> int:
     import uvicorn
 
-    # Reload and workers re-import the app in child processes, so they need the import string.
+    # Reload and workers re-import the app in child processes, so they need the import
+    # string (and call the factory there); one in-process worker serves the app loaded here.
     needs_import_string = settings.reload or settings.workers > 1
     reload_dirs = [target.app_dir] if settings.reload and target.app_dir is not None else None
     try:
         with _sigterm_raises_terminated():
             uvicorn.run(
                 target.import_string if needs_import_string else cast("Callable[..., Any]", app),
+                factory=target.factory and needs_import_string,
                 host=options.host,
                 port=options.port,
+                uds=options.uds,
                 reload=settings.reload,
                 reload_dirs=reload_dirs,
                 workers=settings.workers,
                 log_level=options.log_level,
+                access_log=options.access_log,
+                use_colors=colour_enabled(sys.stderr),
                 root_path=options.root_path,
-                proxy_headers=settings.proxy_headers,
+                proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+                ssl_certfile=options.ssl_certfile,
+                ssl_keyfile=options.ssl_keyfile,
+                timeout_graceful_shutdown=options.graceful_timeout,
                 app_dir=target.app_dir,
             )
     except _Terminated:
         return 0
     except SystemExit as exit_:
-        return _exit_code(exit_)
+        return exit_code(exit_)
     return 0
-
-
-def _serve_granian(
-    granian: Any, target: Target, options: RunOptions, settings: ServerSettings
-) -> int:
-    constants = import_optional("granian.constants", extra="granian")
-    log = import_optional("granian.log", extra="granian")
-    reload_options: dict[str, Any] = {}
-    if settings.reload:
-        import watchfiles  # uvicorn[standard] brings it; granian's reloader needs it too
-
-        reload_options = {
-            # granian watches the current directory by default; a file target may be elsewhere.
-            "reload_paths": [Path(target.app_dir or os.getcwd())],
-            # By default granian reloads on any file written (a log, a SQLite database, an
-            # upload), so an app writing into its folder restarts forever; uvicorn watches
-            # *.py only.
-            "reload_filter": watchfiles.PythonFilter,
-        }
-    server = granian.Granian(
-        target.import_string,
-        address=options.host,
-        port=options.port,
-        interface=constants.Interfaces.ASGI,
-        workers=settings.workers,
-        reload=settings.reload,
-        log_level=log.LogLevels(_GRANIAN_LOG_LEVELS.get(options.log_level, options.log_level)),
-        url_path_prefix=options.root_path or None,
-        working_dir=Path(target.app_dir or os.getcwd()),
-        **reload_options,
-    )
-    # granian forks its workers where fork is the default (Linux before 3.14), and this
-    # process imported the app to validate it: forked workers would reuse that import, so
-    # reload would serve stale code and whatever the module opened would be shared. Spawned
-    # workers import the app afresh, as uvicorn's workers and reloader do.
-    start_method = multiprocessing.get_start_method(allow_none=True)
-    multiprocessing.set_start_method("spawn", force=True)
-    try:
-        server.serve()
-    except SystemExit as exit_:
-        return _exit_code(exit_)
-    except (OSError, RuntimeError) as error:
-        # granian's main process raises only while starting, as when the address is taken:
-        # RuntimeError("Address already in use (os error 98)"), followed by a Rust stack
-        # trace when RUST_BACKTRACE is set. Workers' failures arrive as SystemExit.
-        reason = str(error).partition("\n")[0]
-        print(f"error: the server could not start: {reason}", file=sys.stderr)
-        return STARTUP_FAILURE
-    finally:
-        multiprocessing.set_start_method(start_method, force=True)
-    return 0
-
-
-def _exit_code(exit_: SystemExit) -> int:
-    if exit_.code is None:
-        return 0
-    return exit_.code if isinstance(exit_.code, int) else 1

@@ -104,15 +104,16 @@ class EckoProcess:
         cwd: Path,
         log_path: Path,
         env: dict[str, str] | None = None,
+        python: Path | str = sys.executable,
     ) -> None:
-        environment = {**os.environ, **(env or {})}
+        environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
         pythonpath = environment.get("PYTHONPATH")
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [ECKO_ROOT, pythonpath]))
         environment["PYTHONUNBUFFERED"] = "1"
         self.log_path = log_path
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ecko", *arguments],
+                [str(python), "-m", "ecko", *arguments],
                 cwd=cwd,
                 env=environment,
                 stdin=subprocess.DEVNULL,
@@ -163,7 +164,10 @@ class EckoProcess:
     def stop(self, timeout: float = 30) -> int:
         """Send SIGTERM to the process and return its exit code."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"ecko did not stop within {timeout} s of SIGTERM\n{self.log}")
 
     def kill(self) -> None:
         """Kill the process group this process leads, if any of it is still running."""
@@ -177,14 +181,17 @@ StartEcko = Callable[..., EckoProcess]
 
 @pytest.fixture
 def start_ecko(tmp_path: Path) -> Iterator[StartEcko]:
-    """Return `start(*args, cwd=tmp_path, env=None)`: `python -m ecko` killed after the test."""
+    """Return `start(*args, cwd=tmp_path, env=None, python=...)`: `python -m ecko`, killed after."""
     processes: list[EckoProcess] = []
 
     def start(
-        *arguments: str, cwd: Path = tmp_path, env: dict[str, str] | None = None
+        *arguments: str,
+        cwd: Path = tmp_path,
+        env: dict[str, str] | None = None,
+        python: Path | str = sys.executable,
     ) -> EckoProcess:
         log_path = tmp_path / f"ecko-{len(processes)}.log"
-        process = EckoProcess(arguments, cwd=cwd, log_path=log_path, env=env)
+        process = EckoProcess(arguments, cwd=cwd, log_path=log_path, env=env, python=python)
         processes.append(process)
         return process
 

@@ -374,3 +374,109 @@ def test_ecko_app_and_async_callables_look_like_asgi_apps() -> None:
 )
 def test_asgi_problem_describes_the_value(value: object, problem: str | None) -> None:
     assert asgi_problem(value) == problem
+
+
+FACTORY = """\
+from ecko import Ecko
+
+
+def create_app():
+    app = Ecko()
+    app.state.made_by = "factory"
+    return app
+
+
+def broken_factory():
+    return {"not": "an app"}
+
+
+def failing_factory():
+    raise RuntimeError("no database")
+"""
+
+
+def test_factory_with_parentheses_is_called(write_module: WriteModule) -> None:
+    write_module("main.py", FACTORY)
+
+    target = parse_target("main:create_app()")
+    app = load_app(target)
+
+    assert (target.attribute, target.factory, target.import_string) == (
+        "create_app",
+        True,
+        "main:create_app",
+    )
+    assert app.state.made_by == "factory"  # type: ignore[attr-defined]
+
+
+def test_factory_flag_marks_a_file_target_too(write_module: WriteModule) -> None:
+    write_module("main.py", FACTORY)
+
+    assert parse_target("main.py:create_app", factory=True).factory
+
+
+def test_factory_returning_something_else_is_refused(write_module: WriteModule) -> None:
+    write_module("main.py", FACTORY)
+
+    assert failure("main:broken_factory()").message == (
+        "'main:broken_factory()' returned a dict, not an ASGI app; "
+        "make it return the app, e.g. return Ecko()"
+    )
+
+
+def test_factory_raising_shows_the_users_line(write_module: WriteModule) -> None:
+    write_module("main.py", FACTORY)
+
+    error = failure("main:failing_factory()")
+
+    assert error.exit_code == 1
+    assert error.message == (
+        "calling main:failing_factory() raised RuntimeError: no database\n"
+        '  File "main.py", line 15, in failing_factory\n'
+        '    raise RuntimeError("no database")'
+    )
+
+
+def test_function_without_parentheses_suggests_the_factory_form(
+    write_module: WriteModule,
+) -> None:
+    write_module("main.py", "def create_app():\n    pass\n")
+
+    assert failure("main:create_app").message == (
+        "'main:create_app' is a regular function, not an ASGI app; "
+        "if it builds the app, run it as a factory: main:create_app() or --factory"
+    )
+
+
+def test_module_alone_without_app_points_at_its_factory(write_module: WriteModule) -> None:
+    write_module("main.py", "def create_app():\n    pass\n")
+
+    assert failure("main").message == (
+        "module 'main' has no attribute 'app'; it defines the factory create_app(): "
+        "ecko run main:create_app()"
+    )
+
+
+def test_non_callable_factory_is_refused(write_module: WriteModule) -> None:
+    write_module("main.py", "app = 3\n")
+
+    assert failure("main:app()").message.startswith("'main:app' is not callable")
+
+
+def test_error_in_a_module_the_app_imports_shows_the_whole_user_traceback(
+    write_module: WriteModule,
+) -> None:
+    write_module("main.py", "import helpers\n\napp = helpers.make()\n")
+    write_module("helpers.py", "import json\n\n\ndef make():\n    return json.loads('{bad')\n")
+
+    lines = failure("main:app").message.splitlines()
+
+    assert lines[0].startswith("importing 'main' raised JSONDecodeError: Expecting property name")
+    assert lines[1:5] == [
+        '  File "main.py", line 3, in <module>',
+        "    app = helpers.make()",
+        '  File "helpers.py", line 5, in make',
+        "    return json.loads('{bad')",
+    ]
+    assert "json" in lines[5]
+    assert len(lines) == 7

@@ -76,3 +76,26 @@ def test_importing_the_cli_loads_no_server_and_no_command_module() -> None:
 
     assert {name for name in added if name.startswith("ecko")} == {"ecko.cli"}
     assert {name.partition(".")[0] for name in added} - set(sys.stdlib_module_names) == {"ecko"}
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["new"], ["routes"], ["openapi"]])
+def test_every_help_ends_with_examples(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, "--help"]) == 0
+
+    out = capsys.readouterr().out
+    examples = out[out.index("\nexamples:\n") :]
+    assert f"  ecko {command[0] if command else 'new'} " in examples
+
+
+def test_errors_are_red_on_a_terminal_and_plain_with_no_color(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert main(["run", "a:b:c"]) == 2
+    assert capsys.readouterr().err.startswith("\x1b[1;31merror:\x1b[0m invalid target 'a:b:c'")
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["run", "a:b:c"]) == 2
+    assert capsys.readouterr().err.startswith("error: invalid target 'a:b:c'")

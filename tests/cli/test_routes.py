@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,7 +15,7 @@ app = Ecko()
 admin = Ecko()
 
 
-@app.get("/users/{user_id}")
+@app.get("/users/{user_id}", tags=["users"])
 def get_user(user_id: int) -> dict[str, int]:
     \"\"\"Get a user by id.\"\"\"
     return {"id": user_id}
@@ -25,7 +26,13 @@ def delete_user(user_id: int) -> dict[str, bool]:
     return {"deleted": True}
 
 
-@app.route("/users", ["POST", "GET"], name="users", summary="List or create users.")
+@app.route(
+    "/users",
+    ["POST", "GET"],
+    name="users",
+    summary="List or create users.",
+    tags=["users", "admin"],
+)
 def users() -> dict[str, list[str]]:
     return {"users": []}
 
@@ -61,15 +68,33 @@ def test_table_lists_routes_and_mounts_sorted_by_path(
     assert main(["routes", "shop:app"]) == 0
 
     assert capsys.readouterr().out == (
-        "METHODS   PATH              NAME         HANDLER\n"
-        "GET       /about            about        shop.Views.about\n"
-        "MOUNT     /admin                         ecko.app.Ecko\n"
-        "MOUNT     /legacy                        shop.legacy\n"
-        "GET,POST  /users            users        shop.users\n"
-        "GET       /users/{user_id}  get_user     shop.get_user\n"
-        "DELETE    /users/{user_id}  delete_user  shop.delete_user\n"
-        "WS        /ws               chat         shop.chat\n"
+        "METHODS   PATH              HANDLER           NAME         TAGS\n"
+        "GET       /about            shop:Views.about  about\n"
+        "MOUNT     /admin            ecko.app:Ecko\n"
+        "MOUNT     /legacy           shop:legacy\n"
+        "GET,POST  /users            shop:users        users        users,admin\n"
+        "GET       /users/{user_id}  shop:get_user     get_user     users\n"
+        "DELETE    /users/{user_id}  shop:delete_user  delete_user\n"
+        "WS        /ws               shop:chat         chat\n"
     )
+
+
+def test_table_is_coloured_on_a_terminal_unless_no_color(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_module("shop.py", SHOP)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+
+    assert main(["routes", "shop:app"]) == 0
+    coloured = capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["routes", "shop:app"]) == 0
+    plain = capsys.readouterr().out
+
+    assert "\x1b[1mMETHODS\x1b[0m" in coloured
+    assert "\x1b[31mDELETE\x1b[0m" in coloured
+    assert "\x1b" not in plain
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
 
 
 def test_json_lists_the_same_rows_with_summaries(
@@ -94,8 +119,9 @@ def test_json_lists_the_same_rows_with_summaries(
         "methods": ["GET"],
         "path": "/users/{user_id}",
         "name": "get_user",
-        "handler": "shop.get_user",
+        "handler": "shop:get_user",
         "summary": "Get a user by id.",
+        "tags": ["users"],
     }
     assert rows[3]["summary"] == "List or create users."
     assert rows[1] == {
@@ -103,8 +129,9 @@ def test_json_lists_the_same_rows_with_summaries(
         "methods": [],
         "path": "/admin",
         "name": None,
-        "handler": "ecko.app.Ecko",
+        "handler": "ecko.app:Ecko",
         "summary": None,
+        "tags": [],
     }
 
 
@@ -115,7 +142,7 @@ def test_app_without_routes_says_so(
 
     assert main(["routes", "empty"]) == 0
 
-    assert capsys.readouterr().out == "METHODS  PATH  NAME  HANDLER\n(no routes)\n"
+    assert capsys.readouterr().out == "METHODS  PATH  HANDLER  NAME  TAGS\n(no routes)\n"
 
 
 def test_raw_asgi_app_is_refused(
@@ -142,3 +169,17 @@ def test_target_errors_are_the_same_as_for_run(
         capsys.readouterr().err
         == "error: module 'shop' has no attribute 'api'; it defines: app, admin, legacy\n"
     )
+
+
+def test_factory_target_is_listed(
+    write_module: WriteModule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module(
+        "factory.py",
+        "from ecko import Ecko\n\ndef create_app():\n    app = Ecko()\n"
+        "    app.get('/ping')(lambda: 'pong')\n    return app\n",
+    )
+
+    assert main(["routes", "factory:create_app", "--factory", "--json"]) == 0
+
+    assert [row["path"] for row in json.loads(capsys.readouterr().out)] == ["/ping"]
