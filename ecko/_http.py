@@ -49,7 +49,7 @@ def _parse_http_date(value: str) -> float | None:
         moment = datetime(
             full_year, _MONTH_NUMBERS[month.lower()], int(day), hour, minute, second, tzinfo=UTC
         )
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):  # OverflowError: a field past a C int
         return None
     return moment.timestamp()
 
