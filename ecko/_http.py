@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import time
 from collections.abc import Mapping
@@ -94,6 +93,8 @@ _ENCODED_TYPES = {
 
 
 def _guess_media_type(name: str) -> str:
+    import mimetypes  # on first use: its tables are not needed by `import ecko` (benchmarks/)
+
     media_type, encoding = mimetypes.guess_type(name)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")

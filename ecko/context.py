@@ -26,6 +26,17 @@ def bind(**values: Any) -> Token[RequestState]:
     return _current.set(state)
 
 
+def bind_request(request: Request) -> Token[RequestState]:
+    """Start a fresh per-request state holding `request`: `bind(request=...)`, made cheaper.
+
+    Every HTTP request binds one, so this skips `bind`'s keyword dict (benchmarks/: 3% of
+    a hello-world request's instructions).
+    """
+    state = RequestState()
+    state.request = request  # type: ignore[attr-defined]
+    return _current.set(state)
+
+
 def unbind(token: Token[RequestState]) -> None:
     """End the per-request state started by `bind`."""
     _current.reset(token)

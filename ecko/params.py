@@ -786,8 +786,9 @@ class ParamPlan:
                 # Slow path, on bad input only: check field by field to report them all.
                 errors = self._scalar_errors(raw)
             else:
-                for field in self.scalars:
-                    kwargs[field.name] = getattr(values, field.name)
+                # The Struct's fields are the scalar parameters: one C call instead of a
+                # getattr per field (benchmarks/: 3% of a request with 4 query params).
+                kwargs = msgspec.structs.asdict(values)
         if self.body is not None:
             assert isinstance(connection, Request)
             body_error = await self._read_body(connection, kwargs)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from pathlib import PurePath
 from typing import Any, TypeVar
 
 import msgspec
@@ -13,7 +13,10 @@ T = TypeVar("T")
 
 def _encode_extra(value: Any) -> Any:
     """Encode types msgspec does not know natively."""
-    if isinstance(value, PurePath):
+    # pathlib is not imported for this check (~1 ms of `import ecko`, benchmarks/): no value
+    # can be a PurePath unless something has imported pathlib.
+    pathlib = sys.modules.get("pathlib")
+    if pathlib is not None and isinstance(value, pathlib.PurePath):
         return str(value)
     if isinstance(value, (frozenset, set)):
         return list(value)

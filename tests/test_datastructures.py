@@ -45,6 +45,17 @@ def test_headers_report_absence() -> None:
         headers["missing"]
 
 
+@pytest.mark.parametrize(
+    "name", ["Content-Type", "x-forwarded-for", "X-FORWARDED-FOR", "x-latin", "missing", "caf\xe9"]
+)
+def test_headers_get_answers_alike_before_and_after_other_lookups(name: str) -> None:
+    # A first get() scans the raw pairs; later lookups use the index built by the others.
+    fresh, indexed = raw_headers(), raw_headers()
+    assert "anything" not in indexed
+
+    assert fresh.get(name, "default") == indexed.get(name, "default")
+
+
 def test_headers_iterate_unique_lower_cased_names() -> None:
     headers = raw_headers()
 
@@ -181,6 +192,13 @@ def test_parse_query_string_decodes_pairs() -> None:
         ("é", "✓"),
     ]
     assert parse_query_string(b"a=1;b=2") == [("a", "1;b=2")]
+    # Nothing escaped: decoded whole, then split, with the same result.
+    assert parse_query_string("q=café&n=1&&x&=v".encode()) == [
+        ("q", "café"),
+        ("n", "1"),
+        ("x", ""),
+        ("", "v"),
+    ]
 
 
 @pytest.mark.parametrize("query", [b"a=%ff", b"%ff=1", b"a=\xff", b"a=%c3%28"])

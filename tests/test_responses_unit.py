@@ -112,6 +112,36 @@ def test_response_sends_body_with_content_length_and_nosniff() -> None:
     assert len(sent.body_messages) == 1
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: JSONResponse({"a": 1}),
+        lambda: PlainTextResponse("hi", 201),
+        lambda: Response(b"raw"),
+        lambda: Response(None, 204),
+    ],
+)
+def test_a_response_without_headers_sends_what_the_header_map_would(make: Any, method: str) -> None:
+    # Without headers, sending skips building `headers`; touching them must change nothing.
+    untouched, touched = make(), make()
+    assert touched.headers.get("content-length") is None
+    assert run(untouched, method).messages == run(touched, method).messages
+
+
+def test_headers_of_a_response_made_without_them_are_editable() -> None:
+    response = JSONResponse([1])
+    response.headers["x-extra"] = "1"
+    sent = run(response)
+
+    assert sent.header("content-type") == "application/json"
+    assert sent.header("x-extra") == "1"
+    replaced = JSONResponse([1])
+    replaced.headers = MutableHeaders({"x-only": "yes"})
+    assert run(replaced).header("content-type") is None
+    assert run(replaced).header("x-only") == "yes"
+
+
 def test_header_names_are_lowercase_latin1_bytes() -> None:
     sent = run(Response(b"x", headers={"X-Custom": "Välue"}))
 
