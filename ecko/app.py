@@ -475,6 +475,7 @@ class Ecko(RouteRegistrar, Generic[StateT]):
                 request.path_params = dict(zip(route.param_names, values, strict=True))
             if route.max_body_size is not ...:
                 request.max_body_size = route.max_body_size  # type: ignore[assignment]
+                request.check_received_size()
             for hook in route.before_hooks:
                 early = await hook(request)
                 if early is not None:

@@ -116,7 +116,15 @@ class HTTPConnection:
 class Request(HTTPConnection):
     """An incoming HTTP request, bound to the ASGI connection it came from."""
 
-    __slots__ = ("_body", "_form", "_receive", "_streamed", "form_limits", "max_body_size")
+    __slots__ = (
+        "_body",
+        "_form",
+        "_receive",
+        "_received",
+        "_streamed",
+        "form_limits",
+        "max_body_size",
+    )
 
     def __init__(
         self,
@@ -135,6 +143,7 @@ class Request(HTTPConnection):
         self._receive = receive
         self.max_body_size = max_body_size
         self._body: bytes | None = None
+        self._received = 0
         self._streamed = False
         self._form: FormData | None = None
         self.form_limits: FormLimits = DEFAULT_FORM_LIMITS
@@ -180,8 +189,22 @@ class Request(HTTPConnection):
                     break
             elif kind == "http.disconnect":
                 raise ClientDisconnected()
+        self._received = size
         self._body = b"".join(chunks)
         return self._body
+
+    def check_received_size(self) -> None:
+        """Refuse a body already read (by middleware) that is over the current limit.
+
+        Middleware may read the body before routing sets the route's own `max_body_size`
+        (csrf reads a form token); the route's limit still holds for what was read.
+
+        Raises:
+            PayloadTooLarge: more than `max_body_size` bytes were already received.
+        """
+        limit = self.max_body_size
+        if limit is not None and self._received > limit:
+            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes")
 
     def _check_declared_length(self) -> int | None:
         """Refuse a Content-Length over the limit before reading; return the limit."""
@@ -227,6 +250,7 @@ class Request(HTTPConnection):
                         raise PayloadTooLarge(
                             f"The request body exceeds the limit of {limit} bytes"
                         )
+                    self._received = size
                     yield chunk
                 if not message.get("more_body", False):
                     return

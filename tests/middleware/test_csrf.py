@@ -140,6 +140,28 @@ def test_token_in_multipart_field_passes_and_the_form_stays_readable(
     assert "does not match" in _reason(refused)
 
 
+def test_route_body_limit_holds_for_a_form_token_read_before_routing(
+    client_for: ClientFactory,
+) -> None:
+    # csrf reads the form before routing sets the route's own, smaller limit.
+    app = _app()
+
+    @app.post("/small", max_body_size=1024)
+    async def small(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    client = client_for(app)
+    token = _token(client)
+    fits = client.post("/small", data={"csrf_token": token, "note": "x" * 100})
+    assert fits.json() == {"size": len(fits.request.content)}
+    too_big = client.post("/small", data={"csrf_token": token, "note": "x" * 10_000})
+    assert too_big.status_code == 413
+    upload = client.post(
+        "/small", data={"csrf_token": token}, files={"f": ("a.bin", b"x" * 10_000)}
+    )
+    assert upload.status_code == 413
+
+
 def test_missing_cookie_is_403_naming_it_and_hands_out_a_cookie(
     client_for: ClientFactory,
 ) -> None:
