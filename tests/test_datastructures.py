@@ -207,6 +207,11 @@ def test_parse_query_string_refuses_invalid_utf8(query: bytes) -> None:
         parse_query_string(query)
 
 
+def test_parse_query_string_joins_raw_and_escaped_bytes_of_one_character() -> None:
+    # Not UTF-8 as sent (0xC3 before "%"), but UTF-8 once unquoted: "é".
+    assert parse_query_string(b"q=\xc3%A9") == [("q", "é")]
+
+
 def test_query_params_keep_every_value_and_give_the_last() -> None:
     params = QueryParams(b"tag=a&tag=b&page=2&tag=c")
 
@@ -332,3 +337,17 @@ def test_mutable_headers_refuse_non_str_values_bad_names_and_non_latin1() -> Non
         headers["X-Euro"] = "€"
     headers["X-Latin"] = "café"
     assert headers.raw() == [(b"x-latin", "café".encode("latin-1"))]
+
+
+def test_mutable_headers_check_every_name_also_once_seen() -> None:
+    headers = MutableHeaders()
+    headers["X-Seen"] = "1"
+    headers["X-Seen"] = "2"
+    headers["x-seen"] = "3"
+    with pytest.raises(ValueError, match="contains CR, LF or NUL"):
+        headers["X-Seen\r\n"] = "4"
+    with pytest.raises(ValueError, match="not a valid HTTP field name"):
+        headers["X-Seen:"] = "4"
+    with pytest.raises(TypeError, match="Header names must be str"):
+        headers[b"X-Seen"] = "5"  # type: ignore[index]
+    assert headers.items() == [("x-seen", "3")]

@@ -727,6 +727,21 @@ def test_file_larger_than_chunk_size_arrives_in_several_messages(data_file: Path
     assert sent.body == CONTENT
 
 
+def test_file_over_a_mebibyte_is_read_in_several_hops_and_sent_by_chunk_size(
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "big.bin"
+    content = os.urandom(2 * 1024 * 1024 + 5)
+    big.write_bytes(content)
+
+    sent = run(FileResponse(big))
+
+    assert {len(m["body"]) for m in sent.body_messages[:-1]} == {64 * 1024}
+    assert len(sent.body_messages[-1]["body"]) == 5
+    assert [m["more_body"] for m in sent.body_messages][-2:] == [True, False]
+    assert sent.body == content
+
+
 def test_file_media_type_is_guessed_with_charset_for_text(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hi")

@@ -564,6 +564,26 @@ def test_trailing_slash_miss_with_no_other_route_is_404(client_for: ClientFactor
     assert client.get("/").status_code == 404
 
 
+def test_missing_slash_redirects_to_a_dynamic_or_rest_route_ending_in_slash(
+    client_for: ClientFactory,
+) -> None:
+    app = Ecko()
+
+    @app.get("/users/{user_id}/")
+    def user(user_id: int) -> dict[str, int]:
+        return {"user_id": user_id}
+
+    @app.get("/files/{rest:path}")
+    def files(rest: str) -> dict[str, str]:
+        return {"rest": rest}
+
+    client = client_for(app, follow_redirects=False)
+
+    assert client.get("/users/7").headers["location"] == "/users/7/"
+    assert client.get("/files/a/b/").status_code == 200  # the rest route takes it as it is
+    assert client.get("/nothing").status_code == 404
+
+
 def test_redirect_of_a_path_holding_crlf_is_not_a_server_error(client_for: ClientFactory) -> None:
     app = Ecko()
 

@@ -56,7 +56,10 @@ def wrap(middleware: Middleware, inner: Endpoint, on_error: ErrorHandler) -> End
                 return inner(request)
 
             try:
-                return check(await middleware(request, call_next))
+                result = await middleware(request, call_next)
+                # `check` only when it fails: a call less per request (benchmarks/: 1% of
+                # scenario 9).
+                return result if isinstance(result, Response) else check(result)
             except Exception as error:  # noqa: BLE001 - becomes a response, never escapes
                 return await on_error(request, error, f"middleware {name}")
 
