@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import inspect
 import re
@@ -154,8 +153,7 @@ def File(default: Any = _MISSING, **options: Unpack[ParamOptions]) -> Any:  # no
     return Param("file", default, **options)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ParamField:
+class ParamField(msgspec.Struct, frozen=True):
     """One compiled handler parameter: where it comes from and how it is converted."""
 
     name: str
@@ -178,6 +176,15 @@ class ParamField:
         return self.marker.description if self.marker else None
 
 
+def _is_dataclass(value: Any) -> bool:
+    """Say whether `value` is a dataclass or an instance of one, as `dataclasses.is_dataclass`.
+
+    Checked by its marker attribute, so `import ecko` does not load `dataclasses` (~1 ms).
+    """
+    cls = value if isinstance(value, type) else type(value)
+    return hasattr(cls, "__dataclass_fields__")
+
+
 def _strip_optional(annotation: Any) -> tuple[Any, bool]:
     """Return `(inner, is_optional)` for `X | None` (and Annotated around it)."""
     if get_origin(annotation) is Annotated:
@@ -198,9 +205,7 @@ def is_body_type(annotation: Any) -> bool:
     if origin in (dict, list, Mapping, Sequence, tuple, set, frozenset):
         return origin in (dict, Mapping) or inner is list or origin is list
     return isinstance(inner, type) and (
-        issubclass(inner, msgspec.Struct)
-        or dataclasses.is_dataclass(inner)
-        or typing.is_typeddict(inner)
+        issubclass(inner, msgspec.Struct) or _is_dataclass(inner) or typing.is_typeddict(inner)
     )
 
 
@@ -600,7 +605,7 @@ def _is_query_sequence(annotation: Any, methods: frozenset[str]) -> bool:
 
 
 def _default_factory(default: Any) -> Any:
-    if isinstance(default, (list, dict, set, bytearray)) or dataclasses.is_dataclass(default):
+    if isinstance(default, (list, dict, set, bytearray)) or _is_dataclass(default):
         # A mutable default is copied per request, never shared between requests.
         return msgspec.field(default_factory=functools.partial(copy.deepcopy, default))
     return default
@@ -1031,20 +1036,22 @@ def _object_fields(model: Any) -> dict[str, tuple[Any, bool]] | None:
     hints = typing.get_type_hints(model, include_extras=True) if _is_model(model) else None
     if hints is None:
         return None
-    if dataclasses.is_dataclass(model):
+    if _is_dataclass(model):
+        import dataclasses  # the user's model is a dataclass, so the module is loaded already
+
         return {
             item.name: (
                 hints[item.name],
                 item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING,
             )
-            for item in dataclasses.fields(model)
+            for item in dataclasses.fields(model)  # type: ignore[arg-type]  # _is_dataclass checked it
         }
     required = getattr(model, "__required_keys__", frozenset(hints))
     return {name: (hint, name in required) for name, hint in hints.items()}
 
 
 def _is_model(model: type) -> bool:
-    return dataclasses.is_dataclass(model) or typing.is_typeddict(model)
+    return _is_dataclass(model) or typing.is_typeddict(model)
 
 
 __all__ = [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, unquote_to_bytes
+
+import msgspec
 
 from ecko.exceptions import AppStartedError, RouteDefinitionError
 from ecko.params import ParamPlan, compile_handler
@@ -20,8 +21,9 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 WEBSOCKET = "WEBSOCKET"
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+# msgspec Structs, not dataclasses: their classes are built in C, which keeps
+# `import ecko` about 2 ms cheaper (benchmarks/: the import-time target).
+class Segment(msgspec.Struct, frozen=True):
     """One `/`-separated piece of a template: literal text, `{name}` or `{name:path}`."""
 
     text: str
@@ -253,12 +255,11 @@ class _Node:
         self.rest: PathEntry | None = None
 
 
-@dataclass(slots=True)
-class PathEntry:
+class PathEntry(msgspec.Struct):
     """Every route sharing one template shape, by method, with its `Allow` header."""
 
     shape: str
-    routes: dict[str, AnyRoute] = field(default_factory=dict)
+    routes: dict[str, AnyRoute] = msgspec.field(default_factory=dict)
     allow: str = ""
     fallback: tuple[PathEntry, tuple[str, ...]] | None = None
     """For a static path: the dynamic entry (and its values) the same path also matches."""
