@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import functools
 import inspect
@@ -26,7 +27,7 @@ Proxies and load balancers commonly drop connections idle for 30-60 seconds.
 _PING = b": ping\n\n"
 
 
-class _PumpedStream(StreamingResponse):
+class _PumpedStream(StreamingResponse, metaclass=abc.ABCMeta):
     """A streaming response that encodes each item, pings when idle and ends on shutdown."""
 
     ping_interval: float | None = None
@@ -47,9 +48,9 @@ class _PumpedStream(StreamingResponse):
         self._scope = scope
         await super().__call__(scope, receive, send)
 
+    @abc.abstractmethod
     def encode(self, item: Any) -> bytes:
         """Turn one yielded item into the bytes sent for it (b"" sends nothing)."""
-        raise NotImplementedError
 
     async def start(self, send: Send) -> bool:
         """Send what goes before the first item; return False if the client has gone."""
