@@ -40,7 +40,8 @@ window.ui = SwaggerUIBundle({{
 </html>
 """
 
-_REDOC_PAGE = """\
+# ReDoc and Scalar: one page shape, differing in the element that mounts the viewer.
+_CDN_PAGE = """\
 <!doctype html>
 <html lang="en">
 <head>
@@ -48,32 +49,12 @@ _REDOC_PAGE = """\
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="ecko-docs-assets" content="cdn">
 <!-- {note} -->
-<title>{title}</title>
-<style>body {{ margin: 0; padding: 0; }}</style>
+<title>{title}</title>{style}
 </head>
 <body>
-<noscript>ReDoc needs JavaScript; the OpenAPI document is at
+<noscript>{viewer} needs JavaScript; the OpenAPI document is at
 <a href="{url_attribute}">{url_text}</a>.</noscript>
-<redoc spec-url="{url_attribute}"></redoc>
-<script src="{script}"></script>
-</body>
-</html>
-"""
-
-_SCALAR_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="ecko-docs-assets" content="cdn">
-<!-- {note} -->
-<title>{title}</title>
-</head>
-<body>
-<noscript>Scalar needs JavaScript; the OpenAPI document is at
-<a href="{url_attribute}">{url_text}</a>.</noscript>
-<script id="api-reference" data-url="{url_attribute}"></script>
+{mount}
 <script src="{script}"></script>
 </body>
 </html>
@@ -138,26 +119,34 @@ def swagger_html(
     )
 
 
+def _cdn_page(
+    viewer: str, mount: str, script: str, note: str, title: str, url: str, style: str = ""
+) -> str:
+    """Return a page loading `viewer` from `script`, mounted by the element `mount`."""
+    url_attribute = html.escape(url, quote=True)
+    return _CDN_PAGE.format(
+        note=_comment(note),
+        title=html.escape(title),
+        style=f"\n<style>{style}</style>" if style else "",
+        viewer=viewer,
+        url_attribute=url_attribute,
+        url_text=html.escape(url),
+        mount=mount.format(url=url_attribute),
+        script=script,
+    )
+
+
 def redoc_html(*, title: str, openapi_url: str) -> str:
     """Return the ReDoc page showing the document at `openapi_url` (ReDoc from jsDelivr)."""
-    return _REDOC_PAGE.format(
-        note=_comment(REDOC_NOTE),
-        title=html.escape(title),
-        url_attribute=html.escape(openapi_url, quote=True),
-        url_text=html.escape(openapi_url),
-        script=REDOC_CDN,
-    )
+    mount = '<redoc spec-url="{url}"></redoc>'
+    style = "body { margin: 0; padding: 0; }"
+    return _cdn_page("ReDoc", mount, REDOC_CDN, REDOC_NOTE, title, openapi_url, style)
 
 
 def scalar_html(*, title: str, openapi_url: str) -> str:
     """Return the Scalar API reference page for the document at `openapi_url` (from jsDelivr)."""
-    return _SCALAR_PAGE.format(
-        note=_comment(SCALAR_NOTE),
-        title=html.escape(title),
-        url_attribute=html.escape(openapi_url, quote=True),
-        url_text=html.escape(openapi_url),
-        script=SCALAR_CDN,
-    )
+    mount = '<script id="api-reference" data-url="{url}"></script>'
+    return _cdn_page("Scalar", mount, SCALAR_CDN, SCALAR_NOTE, title, openapi_url)
 
 
 def docs_html(
