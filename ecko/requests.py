@@ -67,6 +67,12 @@ class HTTPConnection:
         """The full URL the client asked for (`ws://` or `wss://` for WebSockets)."""
         return URL.from_scope(self.scope)
 
+    def replace_headers(self, raw: list[tuple[bytes, bytes]]) -> None:
+        """Replace the scope's raw headers (middleware rewriting Host); cached views follow."""
+        self.scope["headers"] = raw
+        self._headers = None
+        self._cookies = None
+
     @property
     def headers(self) -> Headers:
         """Case-insensitive, multi-value request headers (the handshake's, for WebSockets)."""

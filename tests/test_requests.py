@@ -416,3 +416,16 @@ def test_client_port_is_an_int_even_when_the_server_sends_a_string() -> None:
 
     request = Request({"type": "http", "headers": [], "client": ("10.0.0.1", "5123")}, receive)
     assert request.client == ("10.0.0.1", 5123)
+
+
+def test_replace_headers_refreshes_the_cached_headers_and_cookies() -> None:
+    scope: Scope = {"type": "http", "headers": [(b"host", b"a"), (b"cookie", b"x=1")]}
+    request = Request(scope, _no_receive)
+    assert request.headers["host"] == "a"
+    assert request.cookies == {"x": "1"}
+
+    request.replace_headers([(b"host", b"b"), (b"cookie", b"x=2")])
+
+    assert scope["headers"] == [(b"host", b"b"), (b"cookie", b"x=2")]
+    assert request.headers["host"] == "b"
+    assert request.cookies == {"x": "2"}

@@ -191,9 +191,8 @@ class ProxyHeadersMiddleware:
             netloc = parsed[0] if parsed[1] is None else f"{parsed[0]}:{parsed[1]}"
             raw = [(name, value) for name, value in scope["headers"] if name != b"host"]
             raw.append((b"host", netloc.encode("latin-1")))
-            scope["headers"] = raw
             # The Request was built before the chain and may hold the old headers.
-            request._headers = None
+            request.replace_headers(raw)
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         """Apply the proxy's headers when the direct peer is trusted; pass the request on."""
